@@ -1,0 +1,148 @@
+"""The `gemma-code` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import os
+from pathlib import Path
+
+from .config import ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="registry name (see `gemma-code models`) or a path")
+    parser.add_argument("--backend", choices=["auto", "llama.cpp", "mlx", "scripted"])
+    parser.add_argument("--mmproj", help="image projector GGUF for a local model path")
+    parser.add_argument(
+        "--approval", choices=["read-only", "ask", "auto-edit", "auto"],
+        help="what may run without asking (headless 'ask' denies and tells the model)",
+    )
+    parser.add_argument("--max-steps", type=int, dest="max_steps", help="model steps per turn")
+    parser.add_argument("--context-size", type=int, dest="context_size")
+    parser.add_argument("--max-tokens", type=int, dest="max_tokens", help="tokens per model step")
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument(
+        "--no-grammar", dest="constrain_tool_calls", action="store_const", const=False,
+        help="do not constrain tool calls with a grammar",
+    )
+    parser.add_argument("-C", "--directory", type=Path, default=Path.cwd(),
+                        help="workspace root (default: the current directory)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gemma-code", description="A coding agent that runs entirely on your machine."
+    )
+    _model_options(parser)
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run the agent headless on one prompt")
+    _model_options(run)
+    run.add_argument("prompt", help="what to do")
+    run.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+    run.add_argument("--image", action="append", type=Path, default=[],
+                     help="attach an image to the prompt (repeatable)")
+    config = sub.add_parser("config", help="show the effective settings and where each comes from")
+    _model_options(config)
+    models = sub.add_parser("models", help="list the models gemma-code knows")
+    models.add_argument("--json", action="store_true")
+    pull = sub.add_parser("pull", help="download a model into the Hugging Face cache")
+    pull.add_argument("name")
+    sub.add_parser("schema", help="print the JSON Schema of `run --json` events")
+    return parser
+
+
+_SETTING_FLAGS = ("model", "backend", "mmproj", "approval", "max_steps", "context_size",
+                  "max_tokens", "temperature", "constrain_tool_calls")
+
+
+def _settings(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+    overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
+    return load_settings(args.directory.resolve(), overrides)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    settings, sources = _settings(args)
+    for name, value in settings.model_dump().items():
+        shown = json.dumps(list(value) if isinstance(value, tuple) else value)
+        print(f"{name} = {shown}  ({sources[name]})")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .headless import print_human, print_json
+    from .messages import UserMessage
+    from .session import open_session
+
+    for image in args.image:
+        if not image.is_file():
+            raise ConfigError(f"--image {image}: no such file")
+    settings, _ = _settings(args)
+    with open_session(settings, args.directory.resolve(),
+                      notice=lambda text: print(text, file=sys.stderr)) as session:
+        user = UserMessage.of(args.prompt, images=tuple(p.resolve() for p in args.image))
+        events = session.run(user)
+        done = print_json(events, sys.stdout) if args.json else print_human(events, sys.stdout, sys.stderr)
+    if done is None:
+        return EXIT_ERROR
+    if done.reason in ("context_full", "cancelled"):
+        print(f"gemma-code: stopped: {done.reason.replace('_', ' ')}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .events import event_json_schema
+
+    print(json.dumps(event_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .model_commands import cmd_models as list_models
+
+    return list_models(as_json=args.json)
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from .model_commands import cmd_pull as pull
+
+    return pull(args.name)
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    print("gemma-code: the interactive TUI is not available yet; use `gemma-code run \"...\"`",
+          file=sys.stderr)
+    return EXIT_USAGE
+
+
+COMMANDS = {"run": cmd_run, "config": cmd_config, "models": cmd_models, "pull": cmd_pull,
+            "schema": cmd_schema, None: cmd_tui}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("gemma-code: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place errors become a one-line reason
+        if os.environ.get("GEMMA_CODE_DEBUG"):
+            raise
+        print(f"gemma-code: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _one_line(exc: BaseException) -> str:
+    """Our own errors speak for themselves; a builtin one (a bug, usually) names its type."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    is_ours = type(exc).__module__ != "builtins" or isinstance(exc, (OSError, ValueError))
+    return text if is_ours and text else f"{type(exc).__name__}: {text} (GEMMA_CODE_DEBUG=1 shows the traceback)"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The system prompt: who the agent is, where it works, how to use its tools."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from datetime import date
+from pathlib import Path
+
+_GUIDE = """\
+You are gemma-code, a coding agent working in the user's repository on their own machine.
+Use the tools to look before you change anything: list_files and grep to find code,
+read_file to read it. Change files with edit_file (exact old text -> new text) or write_file
+(whole new files). Use run_shell to run tests, scripts and git. Make the smallest change
+that does what the user asked, then check it (run it or its tests) when you can.
+Call one tool at a time and wait for its result. When the task is done, answer briefly in
+plain text without calling a tool: say what you changed and how you checked it.
+Paths are relative to the workspace root."""
+
+
+def _git_branch(root: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=root, capture_output=True,
+            text=True, timeout=5, stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _top_level(root: Path, limit: int = 40) -> str:
+    names = sorted(
+        p.name + ("/" if p.is_dir() else "")
+        for p in root.iterdir()
+        if not p.name.startswith(".") or p.name in (".gitignore", ".gemma-code.toml")
+    )
+    shown = names[:limit]
+    more = f" (+{len(names) - limit} more)" if len(names) > limit else ""
+    return " ".join(shown) + more if shown else "(empty)"
+
+
+def system_prompt(root: Path) -> str:
+    branch = _git_branch(root)
+    repo = f"git repository, branch {branch}" if branch else "not a git repository"
+    return (
+        f"{_GUIDE}\n\n"
+        f"Workspace: {root} ({repo})\n"
+        f"Top level: {_top_level(root)}\n"
+        f"System: {platform.system()} {platform.machine()}, today is {date.today().isoformat()}"
+    )

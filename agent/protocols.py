@@ -1,0 +1,129 @@
+"""The seams between the parts: Backend, Tool, Approver, Workspace, and the data they pass.
+
+Each protocol is small on purpose. Concrete classes live elsewhere (`backends/`, `tools/`,
+`agent/approval.py`, `agent/workspace.py`); this module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from .events import BackendEvent
+from .messages import Message, Part, TextPart, ToolCall
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """What a backend tells the model about a tool."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    max_tokens: int = 2048
+    temperature: float | None = None  # None: the model's own default
+    tool_choice: Literal["auto", "required", "none"] = "auto"
+    constrain_tool_calls: bool = True  # grammar-constrained tool calls where supported
+    cancel: threading.Event | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A local model. It owns prompt rendering, tool-call parsing and its cache."""
+
+    name: str
+    context_size: int
+
+    def stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions
+    ) -> Iterator[BackendEvent]:
+        """Generate one assistant step; ends with exactly one `Usage` event."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class ToolError(Exception):
+    """A failure the model caused and can fix: it becomes a tool result, not a crash."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    content: tuple[Part, ...]
+    is_error: bool = False
+    summary: str = ""
+    diff: str | None = None
+    exit_code: int | None = None
+
+    @classmethod
+    def text(cls, text: str, **kwargs: Any) -> ToolResult:
+        return cls(content=(TextPart(text=text),), **kwargs)
+
+    @classmethod
+    def error(cls, message: str) -> ToolResult:
+        return cls(content=(TextPart(text=f"Error: {message}"),), is_error=True, summary=message)
+
+
+@runtime_checkable
+class Workspace(Protocol):
+    """The directory the agent may touch. Every file and shell tool goes through it."""
+
+    root: Path
+
+    def resolve(self, path: str | Path, *, write: bool = False) -> Path:
+        """An absolute path inside the workspace, or ToolError."""
+        ...
+
+    def relative(self, path: Path) -> str:
+        """How to show `path` to the model and the user."""
+        ...
+
+
+@dataclass
+class ToolContext:
+    workspace: Workspace
+    cancel: threading.Event = field(default_factory=threading.Event)
+    shell_timeout: float = 120.0
+
+
+@runtime_checkable
+class Tool(Protocol):
+    """A callable the model may use. The JSON schema comes from `Args`, never by hand."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Args: ClassVar[type[BaseModel]]
+    mutating: ClassVar[bool]
+    runs_commands: ClassVar[bool]
+
+    def __call__(self, args: Any, ctx: ToolContext) -> ToolResult: ...
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    call: ToolCall
+    tool: str
+    reason: str
+    command: str | None = None  # for shell calls: what would run
+
+
+@dataclass(frozen=True)
+class ApprovalDecision:
+    approved: bool
+    note: str = ""
+    remember: bool = False  # approve this tool (or command prefix) for the rest of the session
+
+
+class Approver(Protocol):
+    """Decides whether a mutating call that needs approval may run."""
+
+    def decide(self, request: ApprovalRequest) -> ApprovalDecision: ...

@@ -1,0 +1,116 @@
+"""Rendering prompts with a model's own chat template (Jinja, sandboxed).
+
+Typed messages become template dicts here, at the backend edge. The dict shape follows what
+the loaded template reads: Gemma 4 templates read tool results from `tool_responses`,
+OpenAI-style templates (Qwen, Hermes) from `content`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from gemma_code.agent.messages import (
+    AssistantMessage, ImagePart, Message, SystemMessage, TextPart, ToolMessage, UserMessage,
+)
+from gemma_code.agent.protocols import ToolSpec
+
+# Used only when a registry entry asks for it explicitly (a GGUF without a template).
+FALLBACK_TEMPLATES = {
+    "gemma3": (
+        "{{ bos_token }}{% for m in messages %}"
+        "{% set role = 'model' if m.role == 'assistant' else 'user' %}"
+        "<start_of_turn>{{ role }}\n{{ m.content | trim }}<end_of_turn>\n"
+        "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    ),
+}
+
+
+class ChatTemplateError(Exception):
+    """The model has no usable chat template."""
+
+
+def _text_of(parts: Sequence[Any]) -> str:
+    return "\n".join(p.text for p in parts if isinstance(p, TextPart))
+
+
+def _content(parts: Sequence[Any]) -> str | list[dict[str, str]]:
+    if not any(isinstance(p, ImagePart) for p in parts):
+        return _text_of(parts)
+    return [
+        {"type": "image"} if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
+        for p in parts
+    ]
+
+
+class ChatTemplate:
+    """A compiled chat template plus the special tokens it refers to."""
+
+    def __init__(self, source: str, bos_token: str = "", eos_token: str = "") -> None:
+        from jinja2 import TemplateError
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env.globals["raise_exception"] = self._raise
+        env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+        try:
+            self._template = env.from_string(source)
+        except TemplateError as exc:
+            raise ChatTemplateError(f"the model's chat template does not compile: {exc}") from exc
+        self.source = source
+        self.bos_token, self.eos_token = bos_token, eos_token
+        self.tool_results_as_responses = "tool_responses" in source
+
+    @staticmethod
+    def _raise(message: str) -> None:
+        raise ChatTemplateError(f"the chat template refused the conversation: {message}")
+
+    def message_dicts(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        """Typed messages in the dict shape this template reads."""
+        out: list[dict[str, Any]] = []
+        for m in messages:
+            if isinstance(m, SystemMessage):
+                out.append({"role": "system", "content": m.content})
+            elif isinstance(m, UserMessage):
+                out.append({"role": "user", "content": _content(m.content)})
+            elif isinstance(m, AssistantMessage):
+                d: dict[str, Any] = {"role": "assistant", "content": m.text}
+                if m.tool_calls:
+                    d["tool_calls"] = [
+                        {"id": c.id, "type": "function",
+                         "function": {"name": c.name, "arguments": c.arguments}}
+                        for c in m.tool_calls
+                    ]
+                out.append(d)
+            elif isinstance(m, ToolMessage):
+                out.append(self._tool_dict(m))
+        return out
+
+    def _tool_dict(self, m: ToolMessage) -> dict[str, Any]:
+        if self.tool_results_as_responses:
+            return {"role": "tool", "content": "",
+                    "tool_responses": [{"name": m.name, "response": {"output": m.text}}]}
+        return {"role": "tool", "tool_call_id": m.call_id, "name": m.name, "content": m.text}
+
+    def render(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolSpec] = (),
+        add_generation_prompt: bool = True,
+    ) -> str:
+        from jinja2 import TemplateError
+
+        tool_dicts = [
+            {"type": "function",
+             "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+            for t in tools
+        ]
+        try:
+            return self._template.render(
+                messages=self.message_dicts(messages), tools=tool_dicts or None,
+                add_generation_prompt=add_generation_prompt, bos_token=self.bos_token,
+                eos_token=self.eos_token, enable_thinking=False,
+            )
+        except TemplateError as exc:
+            raise ChatTemplateError(f"the chat template failed to render: {exc}") from exc

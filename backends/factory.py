@@ -1,0 +1,49 @@
+"""From settings to a loaded backend. Heavy libraries are imported only for the backend chosen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gemma_code.agent.config import Settings
+from gemma_code.agent.protocols import Backend
+
+from .registry import DEFAULT_MODEL, ModelError, resolve_model
+
+
+def open_backend(settings: Settings, notice: Callable[[str], None] = lambda text: None) -> Backend:
+    """Load the model the settings name; `notice` receives one-line status messages."""
+    if settings.backend == "scripted":
+        from .scripted import ScriptedBackend, load_script
+
+        if settings.model == "auto":
+            raise ModelError("the scripted backend needs --model path/to/script.json")
+        return ScriptedBackend(load_script(settings.model))
+
+    announced = False
+
+    def progress(done: int, total: int) -> None:
+        nonlocal announced
+        if not announced:
+            notice(f"assembling the bundled model ({total / 1e9:.1f} GB, first run only)...")
+            announced = True
+
+    resolved = resolve_model(settings.model, settings.mmproj, progress=progress)
+    spec = resolved.spec
+    if settings.model == "auto" and spec.name != DEFAULT_MODEL:
+        notice(f"{DEFAULT_MODEL} is not downloaded; using the bundled {spec.name} "
+               f"(`gemma-code pull {DEFAULT_MODEL}` gets the default model)")
+    backend = spec.backend if settings.backend == "auto" else settings.backend
+    if backend != spec.backend:
+        raise ModelError(f"{spec.name} is a {spec.backend} model; it cannot run on {backend}")
+    if backend == "mlx":
+        raise ModelError("the MLX backend is not available yet; use a GGUF model with llama.cpp")
+    from .llama_cpp import LlamaCppBackend
+
+    sampling = spec.sampling
+    if settings.temperature is not None:
+        sampling = sampling.model_copy(update={"temperature": settings.temperature})
+    return LlamaCppBackend(
+        resolved.path, context_size=settings.context_size or spec.context_size,
+        sampling=sampling, chat_format=spec.chat_format, n_gpu_layers=settings.n_gpu_layers,
+        n_threads=settings.n_threads,
+    )

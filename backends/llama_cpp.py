@@ -1,0 +1,297 @@
+"""The llama.cpp backend, through llama-cpp-python.
+
+One live `Llama` per session. The conversation is kept as an append-only token sequence:
+the model's own generated tokens stay in the history, and each step tokenizes only the
+text the chat template adds after them (tool results, the next user message, the
+generation prompt). A plain re-render would differ from the generated tokens and throw the
+KV cache away from the first assistant message on.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, ToolCallParsed, Usage
+from gemma_code.agent.messages import AssistantMessage, Message
+from gemma_code.agent.protocols import GenerationOptions, ToolSpec
+
+from .registry import Sampling
+from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
+from .toolcalls import ToolCallParser
+
+_SENTINEL = "\x1fgemma-code-end-of-content\x1f"
+
+
+@dataclass
+class _History:
+    """What the KV cache holds for this conversation, and which messages it covers."""
+
+    tokens: list[int]
+    fingerprints: list[str]  # the messages the last prompt was rendered from
+    tools_key: str
+    streamed_text: str  # the assistant text generated after that prompt
+    end_piece: str | None  # text of the end-of-generation token appended to `tokens`
+
+
+class ModelLoadError(Exception):
+    """The model file could not be loaded; the message says why and what to try."""
+
+
+def _detect_format(template_source: str) -> str:
+    if "<|tool_call>" in template_source:
+        return "gemma4"
+    return "hermes"  # Qwen/Hermes markup; the parser also reads fenced JSON
+
+
+class LlamaCppBackend:
+    """A GGUF model run in-process by llama.cpp."""
+
+    name = "llama.cpp"
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        context_size: int = 32768,
+        sampling: Sampling = Sampling(),
+        chat_format: str | None = None,
+        n_gpu_layers: int = -1,
+        n_threads: int | None = None,
+        n_batch: int = 512,
+    ) -> None:
+        self.llm = self._load(model_path, context_size, n_gpu_layers, n_threads, n_batch)
+        self.model_path = model_path
+        self.context_size = self.llm.n_ctx()
+        self.sampling = sampling
+        self.template = self._template(chat_format)
+        self.tool_format = _detect_format(self.template.source)
+        self._history: _History | None = None
+        self._grammars: dict[tuple[str, bool], Any] = {}
+
+    @staticmethod
+    def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int | None, n_batch: int):
+        from llama_cpp import Llama
+
+        if not Path(path).is_file():
+            raise ModelLoadError(f"model file not found: {path}")
+        try:
+            return Llama(
+                model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_ubatch=n_batch,
+                n_gpu_layers=n_gpu_layers, n_threads=n_threads, flash_attn=True, verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(
+                f"llama.cpp could not load {path}: {exc}. Check that it is a complete GGUF "
+                "file (re-download it) and that your llama-cpp-python is recent enough for "
+                "this architecture."
+            ) from exc
+
+    def _piece(self, token: int) -> bytes:
+        import llama_cpp
+
+        buf = ctypes.create_string_buffer(256)
+        n = llama_cpp.llama_token_to_piece(self.llm._model.vocab, token, buf, 256, 0, True)
+        return buf.raw[: max(n, 0)]
+
+    def _template(self, chat_format: str | None) -> ChatTemplate:
+        source = self.llm.metadata.get("tokenizer.chat_template")
+        if not source:
+            if chat_format not in FALLBACK_TEMPLATES:
+                raise ChatTemplateError(
+                    f"{self.model_path.name} has no chat template in its metadata, so gemma-code "
+                    "cannot know its prompt format; use an instruction-tuned GGUF"
+                )
+            source = FALLBACK_TEMPLATES[chat_format]
+        bos = self._piece(self.llm.token_bos()).decode("utf-8", "replace")
+        eos = self._piece(self.llm.token_eos()).decode("utf-8", "replace")
+        return ChatTemplate(source, bos_token=bos, eos_token=eos)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    # Prompt building -----------------------------------------------------------------
+
+    def _close_glue(self, history: _History, before: Sequence[Message], tools) -> str | None:
+        """The template text that follows the generated assistant content in the history."""
+        probe = self.template.render([*before, AssistantMessage(text=_SENTINEL)], tools, False)
+        after = probe[probe.rfind(_SENTINEL) + len(_SENTINEL):]
+        if history.end_piece is None:
+            return after
+        return after[len(history.end_piece):] if after.startswith(history.end_piece) else None
+
+    def _incremental(self, messages: Sequence[Message], tools, full: str, fps, key) -> list[int] | None:
+        h = self._history
+        if h is None or h.tools_key != key:
+            return None
+        n = len(h.fingerprints)
+        if len(messages) <= n + 1 or fps[:n] != h.fingerprints:
+            return None
+        answer = messages[n]
+        if not isinstance(answer, AssistantMessage) or answer.text != h.streamed_text:
+            return None
+        covered = self.template.render(messages[: n + 1], tools, False)
+        if not full.startswith(covered):
+            return None  # this template is not prefix-stable here; fall back to a re-render
+        glue = self._close_glue(h, messages[:n], tools)
+        if glue is None:
+            return None
+        return h.tokens + self.tokenize(glue + full[len(covered):])
+
+    def build_prompt(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[int]:
+        """The token sequence for the next step, reusing the generated history when possible."""
+        full = self.template.render(messages, tools, True)
+        fps = [m.model_dump_json() for m in messages]
+        key = repr([(t.name, t.parameters) for t in tools])
+        tokens = self._incremental(messages, tools, full, fps, key)
+        if tokens is None:
+            tokens = self.tokenize(full)
+        self._history = _History(tokens, fps, key, "", None)
+        return tokens
+
+    # Generation ----------------------------------------------------------------------
+
+    def _prefill(self, tokens: list[int], cancel) -> tuple[int, bool]:
+        """Evaluate what the KV cache lacks; returns (tokens reused, finished)."""
+        llm = self.llm
+        cached = 0
+        for a, b in zip(llm._input_ids[: llm.n_tokens], tokens):
+            if a != b:
+                break
+            cached += 1
+        if cached == len(tokens) and not llm._requires_eval:
+            return cached, True
+        keep = min(cached, len(tokens) - 1)  # re-evaluate at least one token for fresh logits
+        if keep > 0 and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            keep = 0
+        if keep == 0:
+            llm.reset()
+        llm.n_tokens = keep
+        rest = tokens[keep:]
+        for start in range(0, len(rest), llm.n_batch):
+            if cancel is not None and cancel.is_set():
+                return cached, False
+            llm.eval(rest[start : start + llm.n_batch])
+        return keep, True
+
+    def _grammar(self, tools: Sequence[ToolSpec], include_open_marker: bool):
+        from llama_cpp import LlamaGrammar
+
+        from .grammar import tool_call_grammar
+
+        key = (repr([(t.name, t.parameters) for t in tools]), include_open_marker)
+        if key not in self._grammars:
+            text = tool_call_grammar(tools, self.tool_format, include_open_marker=include_open_marker)
+            self._grammars[key] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[key]
+
+    def _sample(self, prompt: list[int], grammar) -> Iterator[int]:
+        s = self.sampling
+        return self.llm.generate(
+            prompt, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p, temp=s.temperature,
+            repeat_penalty=s.repeat_penalty, grammar=grammar,
+        )
+
+    def stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions
+    ) -> Iterator[BackendEvent]:
+        prompt = self.build_prompt(messages, tools)
+        run = _Run(self, prompt, tools, options)
+        yield from run.events()
+        h = self._history
+        h.tokens = prompt + run.generated + ([run.end_token] if run.end_token is not None else [])
+        h.streamed_text = run.streamed_text
+        h.end_piece = run.end_piece
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+class _Run:
+    """One generation step: prefill, sample, parse, switch to a grammar inside tool calls."""
+
+    def __init__(self, backend: LlamaCppBackend, prompt: list[int], tools, options) -> None:
+        self.b, self.prompt, self.tools, self.options = backend, prompt, tools, options
+        self.generated: list[int] = []
+        self.end_token: int | None = None
+        self.end_piece: str | None = None
+        self.streamed_text = ""
+        self.parser = ToolCallParser(backend.tool_format, {t.name for t in tools})
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def _usage(self, cached: int, prefill: float, decode: float, finish: FinishReason) -> Usage:
+        return Usage(
+            prompt_tokens=len(self.prompt), cached_tokens=cached,
+            completion_tokens=len(self.generated), prefill_seconds=prefill,
+            decode_seconds=decode, finish_reason=finish, context_size=self.b.context_size,
+        )
+
+    def _budget(self) -> int:
+        return min(self.options.max_tokens, self.b.context_size - len(self.prompt) - 1)
+
+    def events(self) -> Iterator[BackendEvent]:
+        cancel = self.options.cancel
+        if self._budget() <= 0:
+            yield self._usage(0, 0.0, 0.0, "context_full")
+            return
+        started = time.perf_counter()
+        cached, done = self.b._prefill(self.prompt, cancel)
+        prefill = time.perf_counter() - started
+        if not done:
+            yield self._usage(cached, prefill, 0.0, "cancelled")
+            return
+        started = time.perf_counter()
+        finish = yield from self._decode()
+        yield self._usage(cached, prefill, time.perf_counter() - started, finish)
+
+    def _emit(self, events: list[BackendEvent]) -> Iterator[BackendEvent]:
+        for event in events:
+            if isinstance(event, TextDelta):
+                self.streamed_text += event.text
+            yield event
+
+    def _decode(self) -> Iterator[BackendEvent]:
+        import llama_cpp
+
+        vocab = self.b.llm._model.vocab
+        tools, options = self.tools, self.options
+        constrain = options.constrain_tool_calls and bool(tools)
+        grammar_on = constrain and options.tool_choice == "required"
+        tokens = self.b._sample(self.prompt, self.b._grammar(tools, True) if grammar_on else None)
+        calls = 0
+        while True:
+            token = next(tokens, None)
+            if token is None:
+                return "stop"
+            if options.cancel is not None and options.cancel.is_set():
+                return "cancelled"
+            if llama_cpp.llama_vocab_is_eog(vocab, token):
+                self.end_token = token
+                self.end_piece = self.b._piece(token).decode("utf-8", "replace")
+                break
+            self.generated.append(token)
+            events = self.parser.feed(self.decoder.decode(self.b._piece(token)))
+            calls += sum(isinstance(e, ToolCallParsed) for e in events)
+            yield from self._emit(events)
+            if calls and not self.parser.in_tool_call:
+                return "tool_calls"  # one call per step: the result comes before anything else
+            if len(self.generated) >= self._budget():
+                fin = "context_full" if len(self.prompt) + len(self.generated) >= self.b.context_size - 1 else "length"
+                yield from self._emit(self.parser.finish())
+                return fin
+            if constrain and not grammar_on and self.parser.in_tool_call:
+                # The model opened a tool call: constrain the rest of it with the tool grammar.
+                grammar_on = True
+                tokens.close()
+                context = self.prompt + self.generated
+                self.b._prefill(context, None)
+                tokens = self.b._sample(context, self.b._grammar(tools, False))
+        events = self.parser.finish()
+        calls += sum(isinstance(e, ToolCallParsed) for e in events)
+        yield from self._emit(events)
+        return "tool_calls" if calls else "stop"

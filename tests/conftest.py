@@ -1,0 +1,56 @@
+"""Shared fixtures: real git repositories in temporary directories, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository with a small Python package, a failing test and one commit."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (root / "test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+    )
+    (root / ".gitignore").write_text("*.log\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "add", ".")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    return root
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for CLI subprocesses: no user config, caches in tmp, no GEMMA_CODE_* leaks."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GEMMA_CODE_")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 600):
+    """Run `gemma-code` as a real subprocess (the installed console script's module)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gemma_code.agent.cli", *args], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def write_script(path: Path, turns: list[dict]) -> Path:
+    path.write_text(json.dumps({"turns": turns, "chunk_size": 5}))
+    return path

@@ -1,0 +1,108 @@
+"""`gemma-code` as a user runs it: a real subprocess in a real repository."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from gemma_code.agent.config import ConfigError, load_settings
+from gemma_code.agent.events import event_json_schema
+
+from .conftest import run_cli, write_script
+from .test_loop import FIX_TURNS
+
+
+@pytest.fixture
+def fix_script(tmp_path: Path) -> Path:
+    return write_script(tmp_path / "fix.json", FIX_TURNS)
+
+
+def test_run_edits_a_real_repository(repo: Path, fix_script: Path, isolated_env):
+    proc = run_cli(["run", "--backend", "scripted", "--model", str(fix_script),
+                    "--approval", "auto", "fix the failing test"], repo, isolated_env)
+    assert proc.returncode == 0, proc.stderr
+    assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "Let me look."
+    assert lines[1] == "→ read_file(path=calc.py)"
+    assert lines[2].startswith("  ✓ ")
+    assert any(line.startswith("→ edit_file(path=calc.py, old=return a - b") for line in lines)
+    assert lines[-1] == "Fixed `add`: it subtracted. The test passes now."
+    assert "4 steps" in proc.stderr
+
+
+def test_json_output_validates_against_the_documented_schema(repo: Path, fix_script: Path, isolated_env):
+    proc = run_cli(["run", "--json", "--backend", "scripted", "--model", str(fix_script),
+                    "--approval", "auto", "fix it"], repo, isolated_env)
+    assert proc.returncode == 0, proc.stderr
+    schema = json.loads(run_cli(["schema"], repo, isolated_env).stdout)
+    assert schema == json.loads(json.dumps(event_json_schema()))
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    for event in events:
+        jsonschema.validate(event, schema)
+    types = [e["type"] for e in events]
+    assert types[-1] == "done" and events[-1]["reason"] == "answered"
+    assert types.count("tool_call") == 3 and types.count("tool_result") == 3
+    call = next(e for e in events if e["type"] == "tool_call")
+    assert call["call"]["name"] == "read_file" and call["call"]["arguments"] == {"path": "calc.py"}
+    usage = next(e for e in events if e["type"] == "usage")
+    assert {"prompt_tokens", "cached_tokens", "completion_tokens",
+            "prefill_seconds", "decode_seconds"} <= usage.keys()
+
+
+def test_headless_ask_mode_leaves_files_alone(repo: Path, fix_script: Path, isolated_env):
+    proc = run_cli(["run", "--backend", "scripted", "--model", str(fix_script), "fix it"],
+                   repo, isolated_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "return a - b" in (repo / "calc.py").read_text()
+    assert "✗ denied" in proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--backend", "scripted", "--model", "missing.json"], "cannot read script"),
+    (["--backend", "scripted", "--model", "{script}", "--image", "nope.png"], "--image nope.png"),
+    (["--backend", "scripted", "--model", "{script}", "--max-steps", "0"], "max_steps"),
+])
+def test_errors_exit_non_zero_with_one_line(repo, fix_script, isolated_env, args, message):
+    args = [a.replace("{script}", str(fix_script)) for a in args]
+    proc = run_cli(["run", *args, "hello"], repo, isolated_env)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("gemma-code: error:") and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_script_running_out_is_an_error_not_a_hang(repo, tmp_path, isolated_env):
+    script = write_script(tmp_path / "s.json", [{"tool_calls": [{"name": "list_files"}]}])
+    proc = run_cli(["run", "--backend", "scripted", "--model", str(script), "go"], repo, isolated_env)
+    assert proc.returncode == 1 and "only 1 turns" in proc.stderr
+
+
+def test_config_layers_and_sources(repo: Path, tmp_path: Path, isolated_env):
+    user_dir = Path(isolated_env["XDG_CONFIG_HOME"]) / "gemma-code"
+    user_dir.mkdir(parents=True)
+    (user_dir / "config.toml").write_text('model = "user-model"\nmax_steps = 7\nshell_timeout = 9\n')
+    (repo / ".gemma-code.toml").write_text('max_steps = 12\nshell_allow = ["pytest"]\n')
+    env = {**isolated_env, "GEMMA_CODE_SHELL_TIMEOUT": "33"}
+    proc = run_cli(["config", "--approval", "auto-edit"], repo, env)
+    assert proc.returncode == 0, proc.stderr
+    shown = dict(line.split(" = ", 1) for line in proc.stdout.splitlines())
+    assert shown["model"] == f'"user-model"  ({user_dir / "config.toml"})'
+    assert shown["max_steps"] == f'12  ({repo / ".gemma-code.toml"})'
+    assert shown["shell_allow"] == f'["pytest"]  ({repo / ".gemma-code.toml"})'
+    assert shown["shell_timeout"] == "33.0  (environment)"
+    assert shown["approval"] == '"auto-edit"  (command line)'
+    assert shown["backend"] == '"auto"  (default)'
+
+
+def test_pyproject_section_and_bad_values(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text('[tool.gemma-code]\napproval = "auto"\n')
+    settings, sources = load_settings(tmp_path, environ={})
+    assert settings.approval == "auto" and "pyproject.toml" in sources["approval"]
+    with pytest.raises(ConfigError, match="invalid value for approval .*environment"):
+        load_settings(tmp_path, environ={"GEMMA_CODE_APPROVAL": "yolo"})
+    (tmp_path / ".gemma-code.toml").write_text("colour = 1\n")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings(tmp_path, environ={})
