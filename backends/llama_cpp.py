@@ -25,7 +25,8 @@ from .registry import Sampling
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
 from .toolcalls import ToolCallParser
 
-_SENTINEL = "\x1fgemma-code-end-of-content\x1f"
+# Plain word characters: templates trim content, and str.strip() eats control characters.
+_SENTINEL = "GEMMACODE0END0OF0CONTENT"
 
 
 @dataclass
@@ -120,7 +121,10 @@ class LlamaCppBackend:
     def _close_glue(self, history: _History, before: Sequence[Message], tools) -> str | None:
         """The template text that follows the generated assistant content in the history."""
         probe = self.template.render([*before, AssistantMessage(text=_SENTINEL)], tools, False)
-        after = probe[probe.rfind(_SENTINEL) + len(_SENTINEL):]
+        at = probe.rfind(_SENTINEL)
+        if at < 0:
+            return None
+        after = probe[at + len(_SENTINEL):]
         if history.end_piece is None:
             return after
         return after[len(history.end_piece):] if after.startswith(history.end_piece) else None

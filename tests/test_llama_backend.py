@@ -1,0 +1,155 @@
+"""The llama.cpp backend on real models: Gemma 3 270M for the mechanics, Qwen2.5-Coder for a task.
+
+These run in CI (the README's install builds llama-cpp-python and installs both models).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from gemma_code.agent.events import TextDelta, ToolCallParsed, TurnDone, Usage
+from gemma_code.agent.messages import AssistantMessage, SystemMessage, UserMessage
+from gemma_code.agent.protocols import GenerationOptions, ToolSpec
+from gemma_code.backends.registry import ensure_local, get_spec
+
+from .conftest import run_cli
+
+llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+pytestmark = pytest.mark.real_model
+
+
+def _backend(name: str, context_size: int):
+    from gemma_code.backends.llama_cpp import LlamaCppBackend
+
+    spec = get_spec(name)
+    return LlamaCppBackend(
+        ensure_local(spec), context_size=context_size, sampling=spec.sampling,
+        chat_format=spec.chat_format, n_threads=2,
+    )
+
+
+@pytest.fixture(scope="module")
+def gemma270m():
+    backend = _backend("gemma-3-270m", 2048)
+    yield backend
+    backend.close()
+
+
+def _step(backend, messages, options=GenerationOptions(max_tokens=24), tools=()):
+    events = list(backend.stream(messages, tools, options))
+    usage = events[-1]
+    assert isinstance(usage, Usage) and sum(isinstance(e, Usage) for e in events) == 1
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    return events, text, usage
+
+
+def test_streams_text_in_pieces_and_stops_at_max_tokens(gemma270m):
+    messages = [UserMessage.of("Write a short story about a robot who learns to paint.")]
+    events, text, usage = _step(gemma270m, messages, GenerationOptions(max_tokens=12))
+    assert sum(isinstance(e, TextDelta) for e in events) >= 3
+    assert text.strip()
+    assert usage.completion_tokens == 12 and usage.finish_reason == "length"
+    rendered = gemma270m.template.render(messages, (), True)
+    assert usage.prompt_tokens == len(gemma270m.tokenize(rendered))
+    assert usage.decode_seconds > 0 and usage.prefill_seconds > 0
+
+
+def test_each_step_prefills_only_what_is_new(gemma270m):
+    messages = [SystemMessage(content="You tell stories."), UserMessage.of("Tell me about the sea.")]
+    _, text1, first = _step(gemma270m, messages)
+    messages += [AssistantMessage(text=text1), UserMessage.of("And the mountains?")]
+    _, text2, second = _step(gemma270m, messages)
+    # Everything up to the first step's last sampled token was in the KV cache already.
+    assert second.cached_tokens == first.prompt_tokens + first.completion_tokens - 1
+    assert second.prompt_tokens - second.cached_tokens < 30
+    messages += [AssistantMessage(text=text2), UserMessage.of("Thanks.")]
+    _, _, third = _step(gemma270m, messages)
+    assert third.cached_tokens == second.prompt_tokens + second.completion_tokens - 1
+
+
+def test_a_rewritten_history_falls_back_to_the_longest_common_prefix(gemma270m):
+    system = SystemMessage(content="You answer briefly.")
+    _step(gemma270m, [system, UserMessage.of("What is a lighthouse?")])
+    # A different conversation that shares only the system turn (a /clear, say).
+    _, _, usage = _step(gemma270m, [system, UserMessage.of("What is a harbour?")])
+    assert 0 < usage.cached_tokens < usage.prompt_tokens
+
+
+def test_cancel_mid_generation_leaves_the_session_usable(gemma270m):
+    cancel = threading.Event()
+    options = GenerationOptions(max_tokens=64, cancel=cancel)
+    messages = [UserMessage.of("Count from one to one hundred in words.")]
+    seen = []
+    for event in gemma270m.stream(messages, (), options):
+        seen.append(event)
+        if sum(isinstance(e, TextDelta) for e in seen) == 3:
+            cancel.set()
+    usage = seen[-1]
+    assert usage.finish_reason == "cancelled" and usage.completion_tokens < 10
+    text = "".join(e.text for e in seen if isinstance(e, TextDelta))
+    messages += [AssistantMessage(text=text), UserMessage.of("Go on.")]
+    _, more, after = _step(gemma270m, messages)
+    assert more and after.finish_reason == "length"
+    assert after.cached_tokens >= usage.prompt_tokens
+
+
+def test_context_full_is_an_event_not_a_crash():
+    from gemma_code.agent.loop import Agent, run_turn
+    from gemma_code.agent.approval import DenyApprover
+    from gemma_code.agent.protocols import ToolContext
+    from gemma_code.agent.registry import ToolRegistry
+    from gemma_code.agent.workspace import LocalWorkspace
+
+    backend = _backend("gemma-3-270m", 512)
+    try:
+        long_text = "the quick brown fox jumps over the lazy dog " * 80
+        _, _, usage = _step(backend, [UserMessage.of(long_text)])
+        assert usage.finish_reason == "context_full" and usage.completion_tokens == 0
+        agent = Agent(backend, ToolRegistry([], "auto", DenyApprover()),
+                      ToolContext(LocalWorkspace(Path.cwd())), GenerationOptions())
+        events = list(run_turn(agent, UserMessage.of(long_text)))
+        assert events[-1] == TurnDone(reason="context_full", steps=1)
+    finally:
+        backend.close()
+
+
+WEATHER = ToolSpec(
+    name="get_weather", description="Weather for a city.",
+    parameters={"type": "object", "properties": {
+        "city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city", "days"]},
+)
+
+
+def test_required_tool_call_is_grammar_constrained_even_on_a_base_model(gemma270m):
+    options = GenerationOptions(max_tokens=80, tool_choice="required")
+    events, _, usage = _step(gemma270m, [UserMessage.of("Weather in Paris for 3 days?")],
+                             options, tools=[WEATHER])
+    calls = [e.call for e in events if isinstance(e, ToolCallParsed)]
+    assert len(calls) == 1 and calls[0].parse_error is None
+    assert calls[0].name == "get_weather"
+    assert isinstance(calls[0].arguments["city"], str)
+    assert isinstance(calls[0].arguments["days"], int)
+    assert usage.finish_reason == "tool_calls"
+
+
+def test_qwen_creates_and_runs_a_file_headless(tmp_path: Path, isolated_env):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    proc = run_cli(
+        ["run", "--model", "qwen2.5-coder-1.5b", "--approval", "auto", "--temperature", "0",
+         "--max-steps", "8",
+         "create hello.py with a function greet(name) that returns 'hello ' + name, "
+         "and make the script print greet('world'); then run it"],
+        workdir, isolated_env, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (workdir / "hello.py").is_file(), proc.stdout
+    ran = subprocess.run([sys.executable, "hello.py"], cwd=workdir, capture_output=True,
+                         text=True, timeout=30)
+    assert ran.returncode == 0 and "hello world" in ran.stdout
+    assert "→ write_file(path=hello.py" in proc.stdout
