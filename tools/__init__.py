@@ -1,0 +1,17 @@
+"""The tools the model can call. Importing this package stays cheap; tool modules load on demand."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gemma_code.agent.protocols import Tool
+
+
+def default_tools() -> list[Tool]:
+    """One instance of every built-in tool, in the order the model is shown them."""
+    from .files import EditFile, ReadFile, WriteFile
+    from .search import Grep, ListFiles
+    from .shell import RunShell
+
+    return [ReadFile(), ListFiles(), Grep(), EditFile(), WriteFile(), RunShell()]

@@ -1,0 +1,322 @@
+"""File tools: read_file, write_file and edit_file. Every path goes through the workspace."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gemma_code.agent.protocols import ToolContext, ToolError, ToolResult
+
+from .textfile import (
+    TextFile,
+    atomic_write,
+    binary_refusal,
+    cap_text,
+    count_remaining_lines,
+    decode_text,
+    diff_stats,
+    find_edit,
+    iter_raw_lines,
+    sniff_binary,
+    unified_diff,
+)
+
+MAX_READ_LINES = 2000
+MAX_READ_BYTES = 100_000
+MAX_LINE_CHARS = 2000
+DIFF_LINES_SHOWN = 200
+DIFF_CHARS_SHOWN = 12_000
+
+
+def _existing_file(
+    ctx: ToolContext, path: str, action: str, *, write: bool = False, missing_hint: str = ""
+) -> Path:
+    """The resolved path of an existing regular file, or a ToolError that says what to do."""
+    resolved = ctx.workspace.resolve(path, write=write)
+    shown = ctx.workspace.relative(resolved)
+    if resolved.is_dir():
+        raise ToolError(f"{shown} is a directory, not a file; use list_files to see what is in it.")
+    if not resolved.exists():
+        raise ToolError(f"file not found: {shown}{_did_you_mean(resolved)}{missing_hint}")
+    if not resolved.is_file():
+        raise ToolError(f"{shown} is not a regular file; {action} only works on regular files.")
+    return resolved
+
+
+@contextmanager
+def _permission(shown: str, doing: str) -> Iterator[None]:
+    """Turn a permission error into a ToolError the model can act on (pick another file)."""
+    try:
+        yield
+    except PermissionError:
+        raise ToolError(f"permission denied {doing} {shown}.") from None
+
+
+def _did_you_mean(path: Path) -> str:
+    parent = path.parent
+    if not parent.is_dir():
+        return " (its directory does not exist either; use list_files to look around)"
+    try:
+        names = [p.name for p in parent.iterdir()]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.6)
+    return (
+        f" (did you mean: {', '.join(close)}?)"
+        if close
+        else " (use list_files to find the right path)"
+    )
+
+
+def _read_utf8(path: Path, shown: str, action: str) -> TextFile:
+    """A whole UTF-8 text file for editing; binaries and other encodings are refused."""
+    with _permission(shown, "reading"):
+        if sniff_binary(path):
+            raise binary_refusal(path, shown, action)
+        data = path.read_bytes()
+    try:
+        return decode_text(data)
+    except UnicodeDecodeError as exc:
+        raise ToolError(
+            f"{shown} is not valid UTF-8 (bad byte at offset {exc.start}); {action} only changes "
+            "UTF-8 files so it cannot corrupt others. Convert it first with run_shell "
+            "(for example iconv -f latin1 -t utf-8), or rewrite it whole with write_file."
+        ) from None
+
+
+def _diff_text(diff: str) -> str:
+    return cap_text(diff, DIFF_LINES_SHOWN, DIFF_CHARS_SHOWN, "diff")
+
+
+class ReadFile:
+    """Read a text file with numbered lines, a window at a time."""
+
+    name: ClassVar[str] = "read_file"
+    description: ClassVar[str] = (
+        "Read a text file. Returns numbered lines (up to 2000 at a time). "
+        "Use offset and limit to read a part of a long file. Use this before editing a file."
+    )
+    mutating: ClassVar[bool] = False
+    runs_commands: ClassVar[bool] = False
+
+    class Args(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        path: str = Field(description="Path of the file, relative to the workspace root.")
+        offset: int = Field(default=1, ge=1, description="First line to read, 1-based.")
+        limit: int = Field(
+            default=MAX_READ_LINES, ge=1, description="How many lines to read (at most 2000)."
+        )
+
+    def __call__(self, args: ReadFile.Args, ctx: ToolContext) -> ToolResult:
+        path = _existing_file(ctx, args.path, "read_file")
+        shown = ctx.workspace.relative(path)
+        with _permission(shown, "reading"):
+            if sniff_binary(path):
+                raise binary_refusal(path, shown, "read_file")
+            with path.open("rb") as f:
+                window = _read_window(f, args.offset, min(args.limit, MAX_READ_LINES))
+                total = window.last_line + count_remaining_lines(f)
+        return _window_result(window, shown, args.offset, total)
+
+
+class _Window:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.last_line = 0  # number of the last line consumed from the file
+        self.size = 0
+        self.not_utf8 = False
+
+
+def _read_window(f, offset: int, limit: int) -> _Window:
+    """Stream lines and keep `limit` of them from `offset`, within the byte cap."""
+    window = _Window()
+    max_bytes = MAX_LINE_CHARS * 4
+    for raw, skipped in iter_raw_lines(f, max_bytes):
+        if window.last_line + 1 < offset:
+            window.last_line += 1
+            continue
+        text = _decode_line(raw, window)
+        extra = skipped + max(0, len(text) - MAX_LINE_CHARS)
+        if extra:
+            text = text[:MAX_LINE_CHARS] + f" [... line truncated, {extra} more bytes]"
+        entry = f"{window.last_line + 1:6d}\t{text}"
+        if window.lines and window.size + len(entry) + 1 > MAX_READ_BYTES:
+            break
+        window.lines.append(entry)
+        window.size += len(entry) + 1
+        window.last_line += 1
+        if len(window.lines) >= limit:
+            break
+    return window
+
+
+def _decode_line(raw: bytes, window: _Window) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        window.not_utf8 = True
+        return raw.decode("utf-8", errors="replace")
+
+
+def _window_result(window: _Window, shown: str, offset: int, total: int) -> ToolResult:
+    if total == 0:
+        return ToolResult.text(f"{shown} is empty (0 lines).", summary=f"read {shown}: empty")
+    if not window.lines:
+        raise ToolError(
+            f"offset {offset} is past the end of {shown}, which has {total} lines; "
+            f"use an offset between 1 and {total}."
+        )
+    parts = []
+    if window.not_utf8:
+        parts.append(
+            f"[note: {shown} is not valid UTF-8; undecodable bytes are shown as \ufffd. "
+            "edit_file will refuse it.]"
+        )
+    parts.extend(window.lines)
+    remaining = total - window.last_line
+    if remaining > 0:
+        next_offset = window.last_line + 1
+        parts.append(
+            f"... {remaining} more lines; call read_file with offset={next_offset} to read more"
+        )
+    summary = f"read {shown} lines {offset}-{window.last_line} of {total}"
+    return ToolResult.text("\n".join(parts) + "\n", summary=summary)
+
+
+class WriteFile:
+    """Create or overwrite a whole file."""
+
+    name: ClassVar[str] = "write_file"
+    description: ClassVar[str] = (
+        "Write a whole file: creates it (and its folders) or replaces all its content. "
+        "To change part of an existing file, use edit_file instead."
+    )
+    mutating: ClassVar[bool] = True
+    runs_commands: ClassVar[bool] = False
+
+    class Args(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        path: str = Field(description="Path of the file, relative to the workspace root.")
+        content: str = Field(description="The complete new content of the file.")
+
+    def __call__(self, args: WriteFile.Args, ctx: ToolContext) -> ToolResult:
+        path = ctx.workspace.resolve(args.path, write=True)
+        shown = ctx.workspace.relative(path)
+        if path.is_dir():
+            raise ToolError(f"{shown} is a directory; give a file path to write.")
+        with _permission(shown, "reading"):
+            before = path.read_bytes() if path.exists() else None
+        old = _existing_text(before) if before is not None else None
+        content = args.content.replace("\r\n", "\n")
+        if old is not None:
+            content = _keep_final_newline(old.text, content)
+        data = (old or TextFile(text="")).encode(content)
+        if data == before:
+            return ToolResult.text(
+                f"{shown} already has this content; nothing written.", summary=f"{shown} unchanged"
+            )
+        _make_parents(path, shown)
+        _write(path, shown, data)
+        return _write_result(shown, old.text if old else None, content)
+
+
+def _existing_text(data: bytes) -> TextFile:
+    """A file about to be overwritten: its newline style, and its text for the diff (lossy)."""
+    if b"\0" in data[:8192]:
+        return TextFile(text="")
+    try:
+        return decode_text(data)
+    except UnicodeDecodeError:
+        return TextFile(text=data.decode("utf-8", errors="replace"))
+
+
+def _keep_final_newline(old: str, new: str) -> str:
+    if not old or not new:
+        return new
+    if old.endswith("\n") and not new.endswith("\n"):
+        return new + "\n"
+    if not old.endswith("\n") and new.endswith("\n"):
+        return new.removesuffix("\n")
+    return new
+
+
+def _make_parents(path: Path, shown: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ToolError(
+            f"cannot create {shown}: a parent of it is a file, not a directory."
+        ) from None
+
+
+def _write(path: Path, shown: str, data: bytes) -> None:
+    with _permission(shown, "writing"):
+        atomic_write(path, data)
+
+
+def _write_result(shown: str, old: str | None, new: str) -> ToolResult:
+    diff = unified_diff(old or "", new, shown)
+    if old is None:
+        lines = new.count("\n") + (0 if new.endswith("\n") or not new else 1)
+        return ToolResult.text(
+            f"created {shown} ({lines} lines)",
+            summary=f"created {shown} ({lines} lines)",
+            diff=diff,
+        )
+    added, removed = diff_stats(diff)
+    summary = f"wrote {shown} (+{added} -{removed})"
+    return ToolResult.text(f"{summary}\n{_diff_text(diff)}", summary=summary, diff=diff)
+
+
+class EditFile:
+    """Replace one exact piece of text in a file."""
+
+    name: ClassVar[str] = "edit_file"
+    description: ClassVar[str] = (
+        "Edit a file by replacing text: `old` must appear exactly once in the file "
+        "(copy it from read_file output, without line numbers, with a few lines of context). "
+        "Set replace_all to change every occurrence. To create a file use write_file."
+    )
+    mutating: ClassVar[bool] = True
+    runs_commands: ClassVar[bool] = False
+
+    class Args(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        path: str = Field(description="Path of the file, relative to the workspace root.")
+        old: str = Field(description="The exact text to replace, including indentation.")
+        new: str = Field(description="The text to put in its place.")
+        replace_all: bool = Field(
+            default=False, description="Replace every occurrence of `old` instead of exactly one."
+        )
+
+    def __call__(self, args: EditFile.Args, ctx: ToolContext) -> ToolResult:
+        old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n")
+        if not old:
+            raise ToolError(
+                "`old` is empty; to create a file or replace all of it, use write_file."
+            )
+        if old == new:
+            raise ToolError("`old` and `new` are the same, so the edit would change nothing.")
+        path = _existing_file(
+            ctx,
+            args.path,
+            "edit_file",
+            write=True,
+            missing_hint="; to create a file use write_file.",
+        )
+        shown = ctx.workspace.relative(path)
+        current = _read_utf8(path, shown, "edit_file")
+        edit = find_edit(current.text, old, new, replace_all=args.replace_all, shown=shown)
+        if edit.text == current.text:
+            raise ToolError(f"the matched text in {shown} already equals `new`; nothing to change.")
+        _write(path, shown, current.encode(edit.text))
+        diff = unified_diff(current.text, edit.text, shown)
+        added, removed = diff_stats(diff)
+        summary = f"edited {shown} (+{added} -{removed})"
+        note = f" {edit.note}" if edit.note else ""
+        return ToolResult.text(f"{summary}.{note}\n{_diff_text(diff)}", summary=summary, diff=diff)
