@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -36,11 +38,21 @@ def _record(agent: Agent, call: ToolCall, result: ToolResult) -> ToolFinished:
     )
 
 
+def _repeat_note(times: int) -> str:
+    # Small models often re-issue a call whose result they already have instead of answering.
+    return (
+        f"(You already made this exact call {times} time{'s' if times > 1 else ''} in this task. "
+        "Do not repeat it: use the result you have. If the task is done, answer the user "
+        "in plain text now without calling a tool.)"
+    )
+
+
 def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
     """Run one user turn to its end, yielding every event on the way."""
     agent.messages.append(user)
     specs = agent.tools.specs()
     cancel = agent.ctx.cancel
+    made: Counter[str] = Counter()
     for step in range(1, agent.max_steps + 1):
         yield StepStarted(step=step)
         text, reasoning, calls = [], [], []
@@ -71,6 +83,10 @@ def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
                 continue
             yield ToolCallStarted(call=call)
             result = yield from agent.tools.run(call, agent.ctx)
+            key = call.name + json.dumps(call.arguments, sort_keys=True)
+            if made[key]:
+                result = result.with_note(_repeat_note(made[key]))
+            made[key] += 1
             yield _record(agent, call, result)
         if cancel.is_set():
             yield TurnDone(reason="cancelled", steps=step)

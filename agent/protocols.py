@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -67,6 +67,10 @@ class ToolResult:
     @classmethod
     def text(cls, text: str, **kwargs: Any) -> ToolResult:
         return cls(content=(TextPart(text=text),), **kwargs)
+
+    def with_note(self, note: str) -> ToolResult:
+        """The same result with a line for the model appended."""
+        return replace(self, content=(*self.content, TextPart(text=note)))
 
     @classmethod
     def error(cls, message: str) -> ToolResult:

@@ -170,3 +170,15 @@ def test_run_shell_kills_a_hung_command_group(repo: Path):
     assert result.is_error and "started" in result.text
     leftover = subprocess.run(["pgrep", "-f", "sleep 307.25"], capture_output=True, text=True)
     assert leftover.stdout.strip() == ""
+
+
+def test_a_repeated_identical_call_tells_the_model_to_stop_repeating(repo: Path):
+    again = {"tool_calls": [{"name": "run_shell", "arguments": {"command": "echo hi"}}]}
+    agent = make_agent(repo, [again, again, again, {"text": "done"}])
+    events = list(run_turn(agent, UserMessage.of("go")))
+    results = [e.text for e in events if isinstance(e, ToolFinished)]
+    assert "already made this exact call" not in results[0]
+    assert "already made this exact call 1 time " in results[1]
+    assert "already made this exact call 2 times" in results[2]
+    # The note is part of what the model sees next.
+    assert "answer the user" in agent.backend.seen[2][-1].text
