@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, ToolCallParsed, Usage
-from gemma_code.agent.messages import AssistantMessage, Message
+from gemma_code.agent.messages import AssistantMessage, ImagePart, Message, UserMessage
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .registry import Sampling
@@ -184,14 +184,12 @@ class LlamaCppBackend:
         return keep, True
 
     def _grammar(self, tools: Sequence[ToolSpec], include_open_marker: bool):
-        from llama_cpp import LlamaGrammar
-
-        from .grammar import tool_call_grammar
+        from .grammar import compile_grammar, tool_call_grammar
 
         key = (repr([(t.name, t.parameters) for t in tools]), include_open_marker)
         if key not in self._grammars:
             text = tool_call_grammar(tools, self.tool_format, include_open_marker=include_open_marker)
-            self._grammars[key] = LlamaGrammar.from_string(text, verbose=False)
+            self._grammars[key] = compile_grammar(self.llm, text)
         return self._grammars[key]
 
     def _sample(self, prompt: list[int], grammar) -> Iterator[int]:
@@ -204,6 +202,12 @@ class LlamaCppBackend:
     def stream(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions
     ) -> Iterator[BackendEvent]:
+        if any(isinstance(m, UserMessage) and any(isinstance(p, ImagePart) for p in m.content)
+               for m in messages):
+            raise ModelLoadError(
+                f"{self.model_path.name}: the llama.cpp backend does not read images yet; "
+                "send the request without --image"
+            )
         prompt = self.build_prompt(messages, tools)
         run = _Run(self, prompt, tools, options)
         yield from run.events()
@@ -285,9 +289,9 @@ class _Run:
             if calls and not self.parser.in_tool_call:
                 return "tool_calls"  # one call per step: the result comes before anything else
             if len(self.generated) >= self._budget():
-                fin = "context_full" if len(self.prompt) + len(self.generated) >= self.b.context_size - 1 else "length"
                 yield from self._emit(self.parser.finish())
-                return fin
+                context_used = len(self.prompt) + len(self.generated)
+                return "context_full" if context_used >= self.b.context_size - 1 else "length"
             if constrain and not grammar_on and self.parser.in_tool_call:
                 # The model opened a tool call: constrain the rest of it with the tool grammar.
                 grammar_on = True

@@ -152,4 +152,13 @@ def test_qwen_creates_and_runs_a_file_headless(tmp_path: Path, isolated_env):
     ran = subprocess.run([sys.executable, "hello.py"], cwd=workdir, capture_output=True,
                          text=True, timeout=30)
     assert ran.returncode == 0 and "hello world" in ran.stdout
-    assert "→ write_file(path=hello.py" in proc.stdout
+    assert "→ write_file(" in proc.stdout and "→ run_shell(" in proc.stdout
+
+
+def test_an_image_for_a_text_only_backend_is_a_clear_error(tmp_path: Path, isolated_env):
+    image = tmp_path / "shot.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    proc = run_cli(["run", "--model", "gemma-3-270m", "--image", str(image), "what is this?"],
+                   tmp_path, isolated_env, timeout=300)
+    assert proc.returncode == 1
+    assert "does not read images yet" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
