@@ -33,6 +33,19 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="workspace root (default: the current directory)")
 
 
+def _resume_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--continue", dest="continue_last", action="store_true",
+                       help="go on with the last session of this workspace")
+    group.add_argument("--resume", metavar="ID", help="go on with a saved session")
+
+
+def _resume_id(args: argparse.Namespace, store) -> str | None:
+    if args.resume:
+        return args.resume
+    return store.latest(args.directory.resolve()) if args.continue_last else None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gemma-code", description="A coding agent that runs entirely on your machine."
@@ -45,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     run.add_argument("--image", action="append", type=Path, default=[],
                      help="attach an image to the prompt (repeatable)")
+    _resume_options(run)
+    _resume_options(parser)
+    sessions = sub.add_parser("sessions", help="list saved sessions of this workspace")
+    sessions.add_argument("--all", action="store_true", help="of every workspace")
+    sessions.add_argument("-C", "--directory", type=Path, default=Path.cwd())
     config = sub.add_parser("config", help="show the effective settings and where each comes from")
     _model_options(config)
     models = sub.add_parser("models", help="list the models gemma-code knows")
@@ -76,12 +94,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .headless import print_human, print_json
     from .messages import UserMessage
     from .session import open_session
+    from .sessions import SessionStore
 
     for image in args.image:
         if not image.is_file():
             raise ConfigError(f"--image {image}: no such file")
     settings, _ = _settings(args)
-    with open_session(settings, args.directory.resolve(),
+    store = SessionStore()
+    with open_session(settings, args.directory.resolve(), store=store,
+                      resume=_resume_id(args, store),
                       notice=lambda text: print(text, file=sys.stderr)) as session:
         user = UserMessage.of(args.prompt, images=tuple(p.resolve() for p in args.image))
         events = session.run(user)
@@ -91,6 +112,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if done.reason in ("context_full", "cancelled"):
         print(f"gemma-code: stopped: {done.reason.replace('_', ' ')}", file=sys.stderr)
         return EXIT_ERROR
+    return EXIT_OK
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from .sessions import SessionStore
+
+    workspace = None if args.all else args.directory.resolve()
+    for info in SessionStore().list(workspace):
+        where = f"  {info.workspace}" if args.all else ""
+        print(f"{info.id}  {info.model}  {info.title}{where}")
     return EXIT_OK
 
 
@@ -120,7 +151,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "config": cmd_config, "models": cmd_models, "pull": cmd_pull,
-            "schema": cmd_schema, None: cmd_tui}
+            "sessions": cmd_sessions, "schema": cmd_schema, None: cmd_tui}
 
 
 def main(argv: list[str] | None = None) -> int:

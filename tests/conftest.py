@@ -40,6 +40,7 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
     env["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
     env["HF_HUB_OFFLINE"] = "1"
+    env["GEMMA_CODE_SESSIONS_DIR"] = str(tmp_path / "sessions")
     return env
 
 
