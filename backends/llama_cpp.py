@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,26 @@ class _History:
 
 class ModelLoadError(Exception):
     """The model file could not be loaded; the message says why and what to try."""
+
+
+_llama_errors: deque[str] = deque(maxlen=8)
+_log_callback = None  # kept alive for as long as llama.cpp may call it
+
+
+def _quiet_llama_log() -> None:
+    """Keep llama.cpp's own log off the terminal; remember its errors for our messages."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def keep_errors(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        if level == 4:  # GGML_LOG_LEVEL_ERROR (ggml.h: none, debug, info, warn, error, cont)
+            _llama_errors.append(text.decode("utf-8", "replace").strip())
+
+    _log_callback = keep_errors
+    llama_cpp.llama_log_set(keep_errors, ctypes.c_void_p(0))
 
 
 def _detect_format(template_source: str) -> str:
@@ -81,14 +102,17 @@ class LlamaCppBackend:
 
         if not Path(path).is_file():
             raise ModelLoadError(f"model file not found: {path}")
+        _quiet_llama_log()
+        _llama_errors.clear()
         try:
             return Llama(
                 model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_ubatch=n_batch,
                 n_gpu_layers=n_gpu_layers, n_threads=n_threads, flash_attn=True, verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
+            why = "; ".join(_llama_errors) or str(exc)
             raise ModelLoadError(
-                f"llama.cpp could not load {path}: {exc}. Check that it is a complete GGUF "
+                f"llama.cpp could not load {path}: {why}. Check that it is a complete GGUF "
                 "file (re-download it) and that your llama-cpp-python is recent enough for "
                 "this architecture."
             ) from exc

@@ -162,3 +162,14 @@ def test_an_image_for_a_text_only_backend_is_a_clear_error(tmp_path: Path, isola
                    tmp_path, isolated_env, timeout=300)
     assert proc.returncode == 1
     assert "does not read images yet" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_broken_gguf_fails_with_llama_cpps_reason_and_no_log_noise(tmp_path: Path, isolated_env):
+    good = ensure_local(get_spec("gemma-3-270m"))
+    broken = tmp_path / "broken.gguf"
+    with good.open("rb") as src:
+        broken.write_bytes(src.read(2_000_000))  # a download cut short
+    proc = run_cli(["run", "--model", str(broken), "hi"], tmp_path, isolated_env, timeout=120)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "could not load" in lines[0] and "complete GGUF" in lines[0]
