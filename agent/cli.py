@@ -145,9 +145,21 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    print("gemma-code: the interactive TUI is not available yet; use `gemma-code run \"...\"`",
-          file=sys.stderr)
-    return EXIT_USAGE
+    from .sessions import SessionStore
+    from .tui.app import GemmaCodeApp
+
+    settings, _ = _settings(args)
+    store = SessionStore()
+    resume = _resume_id(args, store)
+    if resume is not None:
+        store.load(resume)  # a wrong id fails here, before the screen changes
+    app = GemmaCodeApp(settings, args.directory.resolve(), store=store, resume=resume)
+    app.run()
+    app.shutdown()
+    if app.session_id is not None:
+        print(f"gemma-code: session saved; go on with `gemma-code --resume {app.session_id}`",
+              file=sys.stderr)
+    return app.return_code or EXIT_OK
 
 
 COMMANDS = {"run": cmd_run, "config": cmd_config, "models": cmd_models, "pull": cmd_pull,

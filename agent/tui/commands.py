@@ -1,0 +1,228 @@
+"""Slash commands: what each does, its completion, and the help screen."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, get_args
+
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from gemma_code.agent.config import ApprovalMode
+from gemma_code.agent.events import ToolFinished
+from gemma_code.agent.messages import ToolCall
+
+from .input import Suggestion
+from .runtime import git_diff
+from .transcript import user_display
+from .widgets import ToolBlock
+
+if TYPE_CHECKING:
+    from .app import GemmaCodeApp
+
+MODES: tuple[str, ...] = get_args(ApprovalMode)
+NOT_YET = {
+    "undo": "undo arrives with checkpoints",
+    "image": "attaching images arrives with screenshots",
+    "compact": "compacting the conversation arrives with compaction",
+}
+KEYS = [
+    ("Enter", "send the message"),
+    ("Ctrl+J / Shift+Enter", "new line in the message"),
+    ("Up / Down", "earlier messages (history)"),
+    ("Tab", "complete a /command or @path"),
+    ("@path", "attach a file's content to the message"),
+    ("Esc", "interrupt the model or the running tool"),
+    ("Shift+Tab", "cycle the approval mode"),
+    ("Ctrl+O", "expand or collapse the latest tool output"),
+    ("Enter on a tool block", "expand or collapse its output"),
+    ("y / a / n", "approve once / always / deny (in an approval prompt)"),
+    ("Ctrl+C twice", "quit"),
+]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    run: Callable[[GemmaCodeApp, str], Awaitable[None]]
+    args: str = ""  # shown in help, e.g. "[MODE]"; "" when it takes none
+    choices: Callable[[GemmaCodeApp], list[str]] | None = None
+
+
+async def _help(app: GemmaCodeApp, arg: str) -> None:
+    app.push_screen(HelpScreen())
+
+
+async def _model(app: GemmaCodeApp, arg: str) -> None:
+    if arg:
+        await app.switch_model(arg)
+        return
+    from gemma_code.backends.registry import ModelError, format_size, is_present, load_registry
+
+    try:
+        specs = list(load_registry().values())
+    except ModelError as exc:
+        await app.say(str(exc), "error")
+        return
+    width = max(len(s.name) for s in specs)
+    lines = [f"{s.name:<{width}}  {format_size(s.size_bytes):>8}  "
+             f"{'here' if is_present(s) else 'not here':<8}  {s.backend}" for s in specs]
+    await app.say(f"models (current: {app.status.model}); /model NAME switches, /pull NAME downloads\n"
+                  + "\n".join(lines))
+
+
+async def _clear(app: GemmaCodeApp, arg: str) -> None:
+    await app.new_conversation()
+
+
+async def _diff(app: GemmaCodeApp, arg: str) -> None:
+    diff = await asyncio.to_thread(git_diff, app.root)
+    block = ToolBlock(ToolCall(name="git diff"))
+    await app.transcript.add(block)
+    files = sum(1 for line in diff.splitlines() if line.startswith("diff --git"))
+    summary = f"{files} file{'s' if files != 1 else ''} changed" if diff.strip() else "no changes"
+    block.finish(ToolFinished(call_id=block.call.id, name="git diff", is_error=False,
+                              content=(), summary=summary, diff=diff or None))
+
+
+def _not_yet(name: str) -> Callable[[GemmaCodeApp, str], Awaitable[None]]:
+    async def run(app: GemmaCodeApp, arg: str) -> None:
+        await app.say(f"/{name} is not available yet: {NOT_YET[name]}.", "warning")
+
+    return run
+
+
+async def _approval(app: GemmaCodeApp, arg: str) -> None:
+    if arg and arg not in MODES:
+        await app.say(f"unknown approval mode {arg!r}; choose one of: {', '.join(MODES)}", "error")
+        return
+    app.set_mode(arg or None)
+
+
+async def _sessions(app: GemmaCodeApp, arg: str) -> None:
+    infos = app.store.list(app.root) if app.store else []
+    if not infos:
+        await app.say("no saved sessions for this workspace yet")
+        return
+    current = app.session_id
+    lines = [f"{i.id}  {Path(i.model).name}  {user_display(i.title) or '(empty)'}"
+             f"{'  (this one)' if i.id == current else ''}" for i in infos[:20]]
+    await app.say("saved sessions (/resume ID goes on with one):\n" + "\n".join(lines))
+
+
+async def _resume(app: GemmaCodeApp, arg: str) -> None:
+    if not arg:
+        await _sessions(app, arg)
+    else:
+        await app.resume_session(arg)
+
+
+async def _pull(app: GemmaCodeApp, arg: str) -> None:
+    """Download in the terminal itself, with the hub's progress bars, then come back."""
+    from textual.app import SuspendNotSupported
+
+    from gemma_code.agent.model_commands import cmd_pull
+
+    if not arg:
+        await app.say("usage: /pull NAME (see /model for the names)", "error")
+        return
+    try:
+        with app.suspend():
+            print(f"gemma-code: pulling {arg} (the app comes back when it is done)")
+            code = cmd_pull(arg)
+            input("press Enter to go back to gemma-code ")  # so the result can be read
+    except SuspendNotSupported:
+        await app.say(f"cannot show a download here; run `gemma-code pull {arg}` in a shell", "error")
+        return
+    if code == 0:
+        await app.say(f"pulled {arg}; /model {arg} switches to it")
+    else:
+        await app.say(f"pulling {arg} failed (the terminal showed why)", "error")
+
+
+async def _quit(app: GemmaCodeApp, arg: str) -> None:
+    await app.action_quit()
+
+
+def _model_names(app: GemmaCodeApp) -> list[str]:
+    from gemma_code.backends.registry import load_registry
+
+    return list(load_registry())
+
+
+COMMANDS: dict[str, Command] = {c.name: c for c in [
+    Command("help", "show commands and keys", _help),
+    Command("model", "list models, or switch to NAME", _model, "[NAME]", _model_names),
+    Command("clear", "start a new conversation", _clear),
+    Command("diff", "show uncommitted changes (git diff)", _diff),
+    Command("undo", "undo the last change (not available yet)", _not_yet("undo")),
+    Command("image", "attach an image (not available yet)", _not_yet("image"), "PATH"),
+    Command("compact", "shorten the conversation (not available yet)", _not_yet("compact")),
+    Command("approval", "set the approval mode, or cycle it", _approval, "[MODE]", lambda app: list(MODES)),
+    Command("sessions", "list saved sessions of this workspace", _sessions),
+    Command("resume", "go on with a saved session", _resume, "ID", lambda app: app.session_ids()),
+    Command("pull", "download a model (progress in the terminal)", _pull, "NAME", _model_names),
+    Command("quit", "leave gemma-code", _quit),
+]}
+
+
+def complete_command(app: GemmaCodeApp, before: str) -> list[Suggestion]:
+    """Suggestions for a line that starts with `/`: command names, then their arguments."""
+    if not before.startswith("/"):
+        return []
+    name, space, typed = before[1:].partition(" ")
+    if not space:
+        return [
+            Suggestion(label=f"/{c.name}", text=f"/{c.name}" + (" " if c.args else ""),
+                       start=0, end=len(before), help=c.help)
+            for c in COMMANDS.values() if c.name.startswith(name)
+        ]
+    command = COMMANDS.get(name)
+    if command is None or command.choices is None or " " in typed:
+        return []
+    start = len(before) - len(typed)
+    return [Suggestion(label=choice, text=choice, start=start, end=len(before))
+            for choice in command.choices(app) if choice.startswith(typed)][:8]
+
+
+async def run_command(app: GemmaCodeApp, line: str) -> None:
+    name, _, arg = line[1:].partition(" ")
+    command = COMMANDS.get(name.strip())
+    if command is None:
+        await app.say(f"unknown command /{name}; /help lists them", "error")
+        return
+    await command.run(app, arg.strip())
+
+
+def help_content() -> Content:
+    """Every command and key, as one text."""
+    width = max(len(f"/{c.name} {c.args}") for c in COMMANDS.values())
+    parts: list[Content] = [Content.styled("Commands", "bold $text-primary")]
+    for c in COMMANDS.values():
+        usage = f"/{c.name} {c.args}".strip()
+        parts.append(Content.assemble((f"  {usage:<{width}}  ", "bold"), c.help))
+    key_width = max(len(k) for k, _ in KEYS)
+    parts += [Content(""), Content.styled("Keys", "bold $text-primary")]
+    parts += [Content.assemble((f"  {k:<{key_width}}  ", "bold"), v) for k, v in KEYS]
+    parts += [Content(""), Content.styled("Esc or q closes this help", "$text-muted")]
+    return Content("\n").join(parts)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Commands and keys."""
+
+    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
+
+    def compose(self):
+        with VerticalScroll(id="help"):
+            yield Static(help_content())
+
+    def action_dismiss(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,245 @@
+"""The input box: multi-line editing, history, `/command` and `@path` completion."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual import events
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList, TextArea
+from textual.widgets.option_list import Option
+
+from gemma_code.tools.search import walk_files
+from gemma_code.tools.textfile import sniff_binary
+
+MAX_ATTACH_BYTES = 200_000
+MAX_SUGGESTIONS = 8
+NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
+_MENTION = re.compile(r"(?<!\S)@([^\s@]+)")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One completion: show `label`, put `text` in place of characters `start:end` of the line."""
+
+    label: str
+    text: str
+    start: int
+    end: int
+    help: str = ""
+
+
+# (the text before the cursor on its line) -> suggestions
+Completer = Callable[[str], list[Suggestion]]
+
+
+def list_files(root: Path, limit: int = 20_000) -> list[str]:
+    """The repository's files as `/`-separated relative paths, gitignore respected."""
+    return [p.relative_to(root).as_posix() for p in walk_files(root, root)[:limit]]
+
+
+def file_suggestions(before: str, files: Sequence[str]) -> list[Suggestion]:
+    """Files matching the `@word` that ends `before`: path prefix first, then substrings."""
+    match = re.search(r"(?<!\S)@(\S*)$", before)
+    if match is None:
+        return []
+    typed = match.group(1).lower()
+    starts = [f for f in files if f.lower().startswith(typed) or Path(f).name.lower().startswith(typed)]
+    inside = [f for f in files if typed in f.lower() and f not in starts]
+    return [
+        Suggestion(label=f"@{f}", text=f"@{f} ", start=match.start(), end=len(before))
+        for f in (starts + inside)[:MAX_SUGGESTIONS]
+    ]
+
+
+@dataclass
+class Expanded:
+    """A message as typed, and as the model gets it: with the `@path` files' contents."""
+
+    text: str
+    attached: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _fence(content: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`{3,}", content)), default=2)
+    return "`" * (longest + 1)
+
+
+def expand_mentions(text: str, root: Path) -> Expanded:
+    """Append the content of each `@path` that names a text file in the workspace."""
+    result = Expanded(text=text)
+    blocks, root = [], root.resolve()
+    for name in dict.fromkeys(m.group(1) for m in _MENTION.finditer(text)):
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            continue  # an e-mail address or a decorator, not a file
+        if sniff_binary(path):
+            result.problems.append(f"@{name} is not a text file; not attached")
+            continue
+        data = path.read_bytes()
+        note = ""
+        if len(data) > MAX_ATTACH_BYTES:
+            data, note = data[:MAX_ATTACH_BYTES], f" (first {MAX_ATTACH_BYTES} bytes)"
+        content = data.decode("utf-8", errors="replace")
+        fence = _fence(content)
+        blocks.append(f"Content of {name}{note}:\n{fence}\n{content.rstrip()}\n{fence}")
+        result.attached.append(name)
+    if blocks:
+        result.text = text + "\n\n" + "\n\n".join(blocks)
+    return result
+
+
+class History:
+    """Sent messages, walked with up/down; the unsent draft comes back at the end."""
+
+    def __init__(self) -> None:
+        self.entries: list[str] = []
+        self._index = 0
+        self._draft = ""
+
+    def add(self, text: str) -> None:
+        if text and (not self.entries or self.entries[-1] != text):
+            self.entries.append(text)
+        self._index = len(self.entries)
+
+    def back(self, current: str) -> str | None:
+        if self._index == 0:
+            return None
+        if self._index == len(self.entries):
+            self._draft = current
+        self._index -= 1
+        return self.entries[self._index]
+
+    def forward(self) -> str | None:
+        if self._index >= len(self.entries):
+            return None
+        self._index += 1
+        return self._draft if self._index == len(self.entries) else self.entries[self._index]
+
+
+class PromptInput(TextArea):
+    """Enter sends; Ctrl+J (or Shift+Enter where the terminal tells it apart) adds a line."""
+
+    class Submitted(Message):
+        def __init__(self, text: str) -> None:
+            self.text = text
+            super().__init__()
+
+    def __init__(self, menu: OptionList, completer: Completer, **kwargs) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, compact=True, **kwargs)
+        self.menu = menu
+        self.completer = completer
+        self.sent = History()
+        self._suggestions: list[Suggestion] = []
+        self._recalled = False  # text from history: no menu until the person types
+
+    # --- completion menu --------------------------------------------------------------
+
+    def _line_before_cursor(self) -> str:
+        row, column = self.cursor_location
+        return self.document.get_line(row)[:column]
+
+    def refresh_suggestions(self) -> None:
+        self._suggestions = self.completer(self._line_before_cursor())
+        self.menu.clear_options()
+        if self._suggestions:
+            self.menu.add_options(  # Content, not markup: `pages/[id].tsx` is a file name
+                Option(Content.assemble(s.label, (f"  {s.help}" if s.help else "", "$text-muted")))
+                for s in self._suggestions
+            )
+            self.menu.highlighted = 0
+        self.menu.display = bool(self._suggestions)
+
+    def hide_suggestions(self) -> None:
+        self._suggestions = []
+        self.menu.display = False
+
+    @property
+    def suggesting(self) -> bool:
+        return bool(self._suggestions) and self.menu.display
+
+    def accept_suggestion(self) -> Suggestion:
+        chosen = self._suggestions[self.menu.highlighted or 0]
+        row, _ = self.cursor_location
+        self.replace(chosen.text, (row, chosen.start), (row, chosen.end))
+        self.hide_suggestions()
+        return chosen
+
+    def _on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if self._recalled:
+            self._recalled = False
+            self.hide_suggestions()
+        else:
+            self.refresh_suggestions()
+
+    # --- keys -------------------------------------------------------------------------
+
+    def _typed_in_full(self) -> bool:
+        """Whether what is typed already is one of the suggestions (`auto`, not `auto-edit`)."""
+        before = self._line_before_cursor()
+        return any(before[s.start:] == s.text.rstrip() for s in self._suggestions)
+
+    def _menu_key(self, key: str) -> bool:
+        """Keys the completion menu takes while it is open."""
+        if key in ("up", "down"):
+            step = -1 if key == "up" else 1
+            count = len(self._suggestions)
+            self.menu.highlighted = ((self.menu.highlighted or 0) + step) % count
+        elif key == "tab":
+            self.accept_suggestion()
+        elif key == "enter" and self._typed_in_full():
+            self.submit()
+        elif key == "enter":
+            chosen = self.accept_suggestion()
+            if not chosen.text.endswith(" "):
+                self.submit()
+        elif key == "escape":
+            self.hide_suggestions()
+        else:
+            return False
+        return True
+
+    def _history_key(self, key: str) -> bool:
+        row, _ = self.cursor_location
+        if key == "up" and row == 0:
+            text = self.sent.back(self.text)
+        elif key == "down" and row == self.document.line_count - 1:
+            text = self.sent.forward()
+        else:
+            return False
+        if text is not None:
+            self._recalled = True
+            self.load_text(text)
+            self.move_cursor(self.document.end)
+            self.hide_suggestions()
+        return True
+
+    async def _on_key(self, event: events.Key) -> None:
+        key = event.key
+        if self.suggesting and self._menu_key(key):
+            handled = True
+        elif key == "enter":
+            self.submit()
+            handled = True
+        elif key in NEWLINE_KEYS:
+            self.insert("\n")
+            handled = True
+        else:
+            handled = self._history_key(key)
+        if handled:
+            event.stop()
+            event.prevent_default()
+
+    def submit(self) -> None:
+        text = self.text.strip()
+        if not text:
+            return
+        self.sent.add(text)
+        self.clear()
+        self.hide_suggestions()
+        self.post_message(self.Submitted(text))
