@@ -10,8 +10,13 @@ from gemma_code.agent.protocols import Backend
 from .registry import DEFAULT_MODEL, ModelError, resolve_model
 
 
-def open_backend(settings: Settings, notice: Callable[[str], None] = lambda text: None) -> Backend:
-    """Load the model the settings name; `notice` receives one-line status messages."""
+def open_backend(
+    settings: Settings,
+    notice: Callable[[str], None] = lambda text: None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Backend:
+    """Load the model the settings name; `notice` receives one-line status messages and
+    `progress` (bytes done, bytes in all) the first-run assembly of a bundled model."""
     if settings.backend == "scripted":
         from .scripted import ScriptedBackend, load_script
 
@@ -21,13 +26,13 @@ def open_backend(settings: Settings, notice: Callable[[str], None] = lambda text
 
     announced = False
 
-    def progress(done: int, total: int) -> None:
+    def announce(done: int, total: int) -> None:
         nonlocal announced
         if not announced:
             notice(f"assembling the bundled model ({total / 1e9:.1f} GB, first run only)...")
             announced = True
 
-    resolved = resolve_model(settings.model, settings.mmproj, progress=progress)
+    resolved = resolve_model(settings.model, settings.mmproj, progress=progress or announce)
     spec = resolved.spec
     if settings.model == "auto" and spec.name != DEFAULT_MODEL:
         notice(f"{DEFAULT_MODEL} is not downloaded; using the bundled {spec.name} "

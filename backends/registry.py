@@ -414,7 +414,7 @@ def resolve_model(
     """
     registry = load_registry()
     if name_or_path == "auto":
-        spec = _auto_spec(registry)
+        spec = auto_spec(registry)
     elif name_or_path in registry:
         spec = registry[name_or_path]
     elif _looks_like_path(name_or_path):
@@ -425,8 +425,9 @@ def resolve_model(
     return ResolvedModel(spec=spec, path=path, mmproj=_mmproj_for(spec, mmproj))
 
 
-def _auto_spec(registry: dict[str, ModelSpec]) -> ModelSpec:
-    """The default model when downloaded, else the bundled offline one."""
+def auto_spec(registry: dict[str, ModelSpec] | None = None) -> ModelSpec:
+    """What `--model auto` means: the default model when downloaded, else the bundled one."""
+    registry = registry or load_registry()
     default, offline = registry[DEFAULT_MODEL], registry[OFFLINE_MODEL]
     if is_present(default) or not is_present(offline):
         return default  # when neither is here, its ModelNotPresent names both ways out

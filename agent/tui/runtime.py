@@ -54,29 +54,20 @@ class QueueApprover:
 
 
 def open_backend_with_progress(settings: Settings, notice: Notice) -> Backend:
-    """The real opener: assemble a bundled model with progress first, then load it."""
+    """The real opener: a bundled model's first-run assembly reports to the notice's bar."""
     from gemma_code.backends.factory import open_backend
 
-    progress = getattr(notice, "progress", None)
-    if settings.backend != "scripted" and progress is not None:
-        from gemma_code.backends.registry import resolve_model
-
-        resolve_model(settings.model, settings.mmproj, progress=progress)
-    return open_backend(settings, notice=notice)
+    return open_backend(settings, notice=notice, progress=getattr(notice, "progress", None))
 
 
 def auto_model_name() -> str:
-    """What `--model auto` loads: the default model when downloaded, else the bundled one."""
-    from gemma_code.backends.registry import (
-        DEFAULT_MODEL, OFFLINE_MODEL, ModelError, get_spec, is_present,
-    )
+    """What `--model auto` loads, by name."""
+    from gemma_code.backends.registry import ModelError, auto_spec
 
     try:
-        if is_present(get_spec(DEFAULT_MODEL)) or not is_present(get_spec(OFFLINE_MODEL)):
-            return DEFAULT_MODEL
+        return auto_spec().name
     except ModelError:
         return "auto"
-    return OFFLINE_MODEL
 
 
 def model_label(settings: Settings, backend: Backend | None) -> str:

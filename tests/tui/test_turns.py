@@ -29,7 +29,7 @@ def tool_text(block: ToolBlock) -> str:
 async def test_answer_streams_while_the_input_stays_usable(repo: Path):
     answer = "Here is **the plan**:\n\n" + " ".join(f"step{i}" for i in range(80))
     app, backend = make_app(repo, [{"reasoning": "think first", "text": answer}],
-                            chunk_size=4, chunk_delay=0.02)
+                            chunk_size=4, chunk_delay=0.05)
 
     def shown() -> int:
         blocks = app.query(AssistantBlock)
