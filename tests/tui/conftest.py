@@ -57,8 +57,8 @@ async def send(pilot, text: str) -> None:
     await pilot.press("enter")
 
 
-async def finished(pilot) -> None:
-    await until(pilot, lambda: not pilot.app.running)
+async def finished(pilot, timeout: float = 4.0) -> None:
+    await until(pilot, lambda: not pilot.app.running, timeout)
     await pilot.pause()
 
 
