@@ -107,7 +107,7 @@ class ToolFinished(_Event):
         return "\n".join(p.text for p in self.content if p.type == "text")
 
 
-TurnEndReason = Literal["answered", "max_steps", "cancelled", "context_full", "length"]
+TurnEndReason = Literal["answered", "max_steps", "repeated", "cancelled", "context_full", "length"]
 
 
 class TurnDone(_Event):

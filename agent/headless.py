@@ -85,5 +85,7 @@ def print_human(events: Iterable[AgentEvent], out: TextIO, err: TextIO) -> TurnD
     if done is not None:
         if done.reason == "max_steps":
             out.write(f"(stopped after {done.steps} steps: the step limit)\n")
+        elif done.reason == "repeated":
+            out.write(f"(stopped after {done.steps} steps: the model kept repeating the same call)\n")
         err.write(totals.line(done.steps) + "\n")
     return done

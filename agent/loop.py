@@ -38,6 +38,13 @@ def _record(agent: Agent, call: ToolCall, result: ToolResult) -> ToolFinished:
     )
 
 
+MAX_REPEATS = 3  # identical calls allowed in one turn; the next one ends the turn
+
+
+def _call_key(call: ToolCall) -> str:
+    return call.name + json.dumps(call.arguments, sort_keys=True)
+
+
 def _repeat_note(times: int) -> str:
     # Small models often re-issue a call whose result they already have instead of answering.
     return (
@@ -76,6 +83,13 @@ def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
             reason = {"stop": "answered", "tool_calls": "answered"}.get(finish, finish)
             yield TurnDone(reason=reason, steps=step)
             return
+        if any(made[_call_key(call)] >= MAX_REPEATS for call in calls):
+            # A model stuck in a loop only burns time; stop it, keeping the history well-formed.
+            for call in calls:
+                yield _record(agent, call, ToolResult.error(
+                    f"not run: this exact call was already made {MAX_REPEATS} times"))
+            yield TurnDone(reason="repeated", steps=step)
+            return
         for call in calls:
             if cancel.is_set():
                 # Every call gets a result, so the conversation stays well-formed.
@@ -83,7 +97,7 @@ def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
                 continue
             yield ToolCallStarted(call=call)
             result = yield from agent.tools.run(call, agent.ctx)
-            key = call.name + json.dumps(call.arguments, sort_keys=True)
+            key = _call_key(call)
             if made[key]:
                 result = result.with_note(_repeat_note(made[key]))
             made[key] += 1

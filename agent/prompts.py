@@ -15,7 +15,8 @@ read_file to read it. Change files with edit_file (exact old text -> new text) o
 that does what the user asked, then check it (run it or its tests) when you can.
 Call one tool at a time and wait for its result. When the task is done, answer briefly in
 plain text without calling a tool: say what you changed and how you checked it.
-Paths are relative to the workspace root."""
+Paths are relative to the workspace root: a bare file name like `notes.md` means the file
+at the root, so do not invent folders the user did not ask for."""
 
 
 def _git_branch(root: Path) -> str | None:

@@ -172,9 +172,9 @@ def test_run_shell_kills_a_hung_command_group(repo: Path):
     assert leftover.stdout.strip() == ""
 
 
-def test_a_repeated_identical_call_tells_the_model_to_stop_repeating(repo: Path):
-    again = {"tool_calls": [{"name": "run_shell", "arguments": {"command": "echo hi"}}]}
-    agent = make_agent(repo, [again, again, again, {"text": "done"}])
+def test_a_repeated_identical_call_tells_the_model_then_ends_the_loop(repo: Path):
+    again = {"tool_calls": [{"name": "run_shell", "arguments": {"command": "echo hi >> log.txt"}}]}
+    agent = make_agent(repo, [again] * 6)
     events = list(run_turn(agent, UserMessage.of("go")))
     results = [e.text for e in events if isinstance(e, ToolFinished)]
     assert "already made this exact call" not in results[0]
@@ -182,3 +182,8 @@ def test_a_repeated_identical_call_tells_the_model_to_stop_repeating(repo: Path)
     assert "already made this exact call 2 times" in results[2]
     # The note is part of what the model sees next.
     assert "answer the user" in agent.backend.seen[2][-1].text
+    # The fourth identical call is not run, and the turn ends instead of burning steps.
+    assert "not run" in results[3] and len(results) == 4
+    assert events[-1] == TurnDone(reason="repeated", steps=4)
+    assert (repo / "log.txt").read_text() == "hi\nhi\nhi\n"
+    assert isinstance(agent.messages[-1], ToolMessage)

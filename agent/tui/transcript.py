@@ -21,6 +21,7 @@ from .widgets import AssistantBlock, NoticeBlock, ThinkingBlock, ToolBlock, User
 ENDINGS = {
     "cancelled": ("interrupted: the session is still here, send another message", "warning"),
     "max_steps": ("stopped: the step limit for one turn was reached", "warning"),
+    "repeated": ("stopped: the model kept repeating the same call", "warning"),
     "context_full": ("stopped: the context window is full (/clear starts afresh)", "error"),
     "length": ("stopped: the answer hit the token limit for one step", "warning"),
 }
