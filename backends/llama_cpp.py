@@ -65,6 +65,10 @@ def _quiet_llama_log() -> None:
     llama_cpp.llama_log_set(keep_errors, ctypes.c_void_p(0))
 
 
+def _tools_key(tools: Sequence[ToolSpec]) -> str:
+    return repr([(t.name, t.parameters) for t in tools])
+
+
 def _detect_format(template_source: str) -> str:
     if "<|tool_call>" in template_source:
         return "gemma4"
@@ -175,7 +179,7 @@ class LlamaCppBackend:
         """The token sequence for the next step, reusing the generated history when possible."""
         full = self.template.render(messages, tools, True)
         fps = [m.model_dump_json() for m in messages]
-        key = repr([(t.name, t.parameters) for t in tools])
+        key = _tools_key(tools)
         tokens = self._incremental(messages, tools, full, fps, key)
         if tokens is None:
             tokens = self.tokenize(full)
@@ -210,7 +214,7 @@ class LlamaCppBackend:
     def _grammar(self, tools: Sequence[ToolSpec], include_open_marker: bool):
         from .grammar import compile_grammar, tool_call_grammar
 
-        key = (repr([(t.name, t.parameters) for t in tools]), include_open_marker)
+        key = (_tools_key(tools), include_open_marker)
         if key not in self._grammars:
             text = tool_call_grammar(tools, self.tool_format, include_open_marker=include_open_marker)
             self._grammars[key] = compile_grammar(self.llm, text)
