@@ -288,3 +288,36 @@ def _is_call(fields: tuple[str, Any, bool] | None, tool_names: frozenset[str] | 
         return False
     name, _, has_arguments = fields
     return has_arguments if tool_names is None else name in tool_names
+
+
+# Qwen sometimes imitates the `<tools>` block of its own system prompt instead of using
+# `<tool_call>`: `<tools><function name="list_files" arguments='{"path": "."}'/></tools>`.
+_XML_WRAPPER = re.compile(r"^\s*<tools>(?P<body>.*?)</tools>\s*$", re.S)
+_XML_CALL = re.compile(
+    r"""<function\s+name=["'](?P<name>[\w.-]+)["']\s+arguments=(?P<q>["'])(?P<args>.*?)(?P=q)\s*/>""",
+    re.S,
+)
+
+
+def parse_xml_calls(text: str, tool_names: frozenset[str] | None) -> list[ToolCall] | None:
+    """Calls from a response made only of `<function name=.. arguments='{json}'/>` elements."""
+    wrapped = _XML_WRAPPER.match(text)
+    body = wrapped.group("body") if wrapped else text
+    calls, pos = [], 0
+    for match in _XML_CALL.finditer(body):
+        if body[pos : match.start()].strip():
+            return None
+        pos = match.end()
+        name = match.group("name")
+        if tool_names is not None and name not in tool_names:
+            return None
+        try:
+            arguments = json.loads(match.group("args") or "{}")
+        except json.JSONDecodeError as exc:
+            calls.append(ToolCall(name=name, parse_error=f"arguments are not JSON: {exc}"))
+            continue
+        if not isinstance(arguments, dict):
+            calls.append(ToolCall(name=name, parse_error="arguments must be a JSON object"))
+            continue
+        calls.append(ToolCall(name=name, arguments=arguments))
+    return calls if calls and not body[pos:].strip() else None

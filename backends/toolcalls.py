@@ -30,7 +30,9 @@ from typing import Literal
 from gemma_code.agent.events import BackendEvent, ReasoningDelta, TextDelta, ToolCallParsed
 from gemma_code.agent.messages import ToolCall
 
-from .toolcall_syntax import QUOTE, parse_json_calls, parse_native_calls, parse_unmarked_calls
+from .toolcall_syntax import (
+    QUOTE, parse_json_calls, parse_native_calls, parse_unmarked_calls, parse_xml_calls,
+)
 
 ToolFormat = Literal["gemma4", "hermes", "plain"]
 
@@ -64,6 +66,7 @@ _CALL_FENCES = {"", "json", "json5", "jsonc", "tool_call", "tool", "tool_code"}
 _BARE_KEYS = ("name", "tool", "tool_name", "function", "type")
 
 Mode = Literal["text", "code", "think", "call", "fence", "bare"]
+_XML_HEADS = ("<tools>", "<function ")  # a whole response in Qwen's XML imitation
 
 
 def _partial_suffix(text: str, marker: str) -> int:
@@ -206,11 +209,11 @@ class ToolCallParser:
     def _step_text(self, final: bool) -> bool:
         if self._mode == "text" and self._bare_allowed and not self._spoke:
             head = self._buf.lstrip()
-            if head.startswith("{"):
+            if head.startswith("{") or head.startswith(_XML_HEADS):
                 self._mode = "bare"
                 return True
-            if not head and not final:
-                return False  # blanks before a possible bare call
+            if not final and (not head or any(x.startswith(head) for x in _XML_HEADS)):
+                return False  # blanks, or the start of `<tools>`, before a possible bare call
         hit = self._next_hit(final)
         if hit is not None:
             start, end, action = hit
@@ -353,12 +356,16 @@ class ToolCallParser:
         return True
 
     def _step_bare(self, final: bool) -> bool:
-        if _bare_verdict(self._buf) is False:
+        xml = self._buf.lstrip().startswith(_XML_HEADS)
+        if not xml and _bare_verdict(self._buf) is False:
             self._mode, self._bare_allowed = "text", False
             return True
         if not final:
             return False
-        calls = parse_unmarked_calls(self._buf, self.tool_names)
+        if xml:
+            calls = parse_xml_calls(self._buf, self.tool_names)
+        else:
+            calls = parse_unmarked_calls(self._buf, self.tool_names)
         self._mode, self._bare_allowed = "text", False
         if calls:
             self._take(len(self._buf))

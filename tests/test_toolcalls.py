@@ -363,3 +363,37 @@ def test_text_without_calls_comes_out_unchanged(fmt, names) -> None:
             events = run(ToolCallParser(fmt, names), chunked(text, sizes, seed=len(text)))
             assert summary(events)[0] == text.lstrip()
             assert all(isinstance(e, TextDelta) for e in events)
+
+
+# Qwen2.5-Coder 1.5B imitating its system prompt's <tools> block (seen in a real TUI run).
+QWEN_XML = '<tools>\n  <function name="list_files" arguments=\'{"path": ".", "pattern": ""}\'/>\n</tools>'
+
+
+def _xml_events(text: str, names=frozenset({"list_files", "read_file"})):
+    whole = ToolCallParser("hermes", set(names))
+    one = ToolCallParser("hermes", set(names))
+    events_whole = whole.feed(text) + whole.finish()
+    events_chars = [e for ch in text for e in one.feed(ch)] + one.finish()
+    strip = lambda evs: [e.call.model_copy(update={"id": ""}) if e.type == "tool_call_parsed"  # noqa: E731
+                         else e for e in evs]
+    assert strip(events_whole) == strip(events_chars)
+    return events_whole
+
+
+def test_qwen_xml_imitation_becomes_a_call_and_never_shows_as_text():
+    events = _xml_events(QWEN_XML)
+    assert [e.type for e in events] == ["tool_call_parsed"]
+    assert events[0].call.name == "list_files"
+    assert events[0].call.arguments == {"path": ".", "pattern": ""}
+
+
+def test_xml_like_text_that_is_not_a_known_call_stays_text():
+    for text in ("<tools> are great for building things", "<function name=\"rm_rf\" arguments='{}'/>"):
+        events = _xml_events(text)
+        assert "".join(e.text for e in events) == text and all(e.type == "text_delta" for e in events)
+
+
+def test_xml_call_with_broken_arguments_reports_a_parse_error():
+    events = _xml_events('<function name="read_file" arguments=\'{"path": "a.py"\'/>')
+    (event,) = events
+    assert event.call.name == "read_file" and "not JSON" in event.call.parse_error
