@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evals.bench import (  # noqa: E402
-    Conditions, TokenClock, common_prefix, generated_text, heading, load_model, make_demo_repo,
-    parse_args, percent, sampling_at, table,
+    Conditions, TokenClock, common_prefix, generated_text, heading, interrupt_on_sigterm,
+    load_model, make_demo_repo, parse_args, percent, sampling_at, table,
 )
 from gemma_code.agent.events import TextDelta, ToolCallParsed, Usage  # noqa: E402
 from gemma_code.agent.messages import SystemMessage, ToolCall, UserMessage  # noqa: E402
@@ -128,10 +128,9 @@ def call_format(raw: str) -> str:
 
 
 def run_mode(backend, clock: TokenClock, suite: Suite, mode: str, temperature: float,
-             seed: int) -> list[Outcome]:
-    """Every prompt once in `mode`; progress goes to stderr."""
+             seed: int, outcomes: list[Outcome]) -> None:
+    """Every prompt once in `mode`, appended to `outcomes`; progress goes to stderr."""
     options = GenerationOptions(max_tokens=suite.max_tokens, **MODES[mode])
-    outcomes = []
     for i, item in enumerate(suite.prompts):
         backend.llm.set_seed(seed + i)  # the same draw for a prompt in every mode
         messages = [suite.system, UserMessage.of(item["prompt"])]
@@ -146,7 +145,6 @@ def run_mode(backend, clock: TokenClock, suite: Suite, mode: str, temperature: f
         print(f"  [{mode} T={temperature:g}] {i + 1}/{len(suite.prompts)} "
               f"{item['expected']:<10} got {got:<10} {'ok' if problem is None else problem[:60]} "
               f"{seconds:.1f}s", file=sys.stderr, flush=True)
-    return outcomes
 
 
 def shared_prefix(backend, suite: Suite) -> int:
@@ -230,14 +228,20 @@ def main() -> int:
     clock = TokenClock(backend.llm)
     temperatures = ([float(t) for t in args.temperatures.split(",")] if args.temperatures
                     else [spec.sampling.temperature])
-    outcomes = []
-    for temperature in temperatures:
-        backend.sampling = sampling_at(spec, temperature)
-        for mode in args.modes.split(","):
-            outcomes += run_mode(backend, clock, suite, mode, temperature, args.seed)
+    outcomes: list[Outcome] = []
+    interrupt_on_sigterm()
+    try:
+        for temperature in temperatures:
+            backend.sampling = sampling_at(spec, temperature)
+            for mode in args.modes.split(","):
+                run_mode(backend, clock, suite, mode, temperature, args.seed, outcomes)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the figures below cover the {len(outcomes)} steps that ran",
+              file=sys.stderr)
     backend.close()
-    report(args, spec, suite, prefix, warm, outcomes, conditions)
-    return 0
+    if outcomes:
+        report(args, spec, suite, prefix, warm, outcomes, conditions)
+    return 0 if len(outcomes) == len(temperatures) * len(args.modes.split(",")) * len(suite.prompts) else 1
 
 
 def report(args, spec, suite: Suite, prefix, warm, outcomes, conditions) -> None:

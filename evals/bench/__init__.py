@@ -58,6 +58,16 @@ def sampling_at(spec, temperature: float | None):
     return spec.sampling.model_copy(update={"temperature": temperature})
 
 
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM raise KeyboardInterrupt, so a stopped run can still print what it has."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 # Wall-clock conditions ---------------------------------------------------------------
 
 
