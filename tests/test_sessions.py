@@ -15,20 +15,20 @@ from .conftest import run_cli, write_script
 
 def test_store_round_trip_and_listing(tmp_path: Path):
     store = SessionStore(tmp_path / "s")
-    first = store.create(Path("/work/a"), "qwen")
+    first = store.create(Path("/projects/a"), "qwen")
     first.append([SystemMessage(content="sys"), UserMessage.of("fix   the\nbug in parser.py")])
     first.append([AssistantMessage(text="done")])
-    other = store.create(Path("/work/b"), "gemma")
+    other = store.create(Path("/projects/b"), "gemma")
     other.append([UserMessage.of("hello")])
 
     saved, messages = store.load(first.info.id)
     assert [m.role for m in messages] == ["system", "user", "assistant"]
     assert messages[1].text == "fix   the\nbug in parser.py"
-    listed = store.list(Path("/work/a"))
+    listed = store.list(Path("/projects/a"))
     assert [i.id for i in listed] == [first.info.id]
     assert listed[0].title == "fix the bug in parser.py"
     assert {i.id for i in store.list()} == {first.info.id, other.info.id}
-    assert store.latest(Path("/work/b")) == other.info.id
+    assert store.latest(Path("/projects/b")) == other.info.id
 
 
 def test_a_torn_last_line_is_skipped_but_other_damage_is_not(tmp_path: Path):
