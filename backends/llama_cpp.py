@@ -220,10 +220,11 @@ class LlamaCppBackend:
             self._grammars[key] = compile_grammar(self.llm, text)
         return self._grammars[key]
 
-    def _sample(self, prompt: list[int], grammar) -> Iterator[int]:
+    def _sample(self, prompt: list[int], grammar, temperature: float | None = None) -> Iterator[int]:
         s = self.sampling
         return self.llm.generate(
-            prompt, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p, temp=s.temperature,
+            prompt, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
+            temp=s.temperature if temperature is None else temperature,
             repeat_penalty=s.repeat_penalty, grammar=grammar,
         )
 
@@ -298,7 +299,8 @@ class _Run:
         tools, options = self.tools, self.options
         constrain = options.constrain_tool_calls and bool(tools)
         grammar_on = constrain and options.tool_choice == "required"
-        tokens = self.b._sample(self.prompt, self.b._grammar(tools, True) if grammar_on else None)
+        tokens = self.b._sample(self.prompt, self.b._grammar(tools, True) if grammar_on else None,
+                                options.temperature)
         calls = 0
         while True:
             token = next(tokens, None)
@@ -326,7 +328,7 @@ class _Run:
                 tokens.close()
                 context = self.prompt + self.generated
                 self.b._prefill(context, None)
-                tokens = self.b._sample(context, self.b._grammar(tools, False))
+                tokens = self.b._sample(context, self.b._grammar(tools, False), options.temperature)
         events = self.parser.finish()
         calls += sum(isinstance(e, ToolCallParsed) for e in events)
         yield from self._emit(events)

@@ -173,3 +173,15 @@ def test_a_broken_gguf_fails_with_llama_cpps_reason_and_no_log_noise(tmp_path: P
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "could not load" in lines[0] and "complete GGUF" in lines[0]
+
+
+def test_the_step_temperature_overrides_the_model_default(gemma270m):
+    messages = [UserMessage.of("Name a colour.")]
+    hot = GenerationOptions(max_tokens=16, temperature=5.0)
+    gemma270m.llm.set_seed(1)
+    first = _step(gemma270m, messages, hot)[1]
+    gemma270m.llm.set_seed(2)
+    second = _step(gemma270m, messages, hot)[1]
+    greedy = [_step(gemma270m, messages, GenerationOptions(max_tokens=16))[1] for _ in range(2)]
+    assert greedy[0] == greedy[1]  # the registry default for this model is greedy
+    assert first != second  # a hot step temperature is really used
