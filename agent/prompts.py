@@ -19,15 +19,19 @@ Paths are relative to the workspace root: a bare file name like `notes.md` means
 at the root, so do not invent folders the user did not ask for."""
 
 
-def _git_branch(root: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=root, capture_output=True,
-            text=True, timeout=5, stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
+def git_branch(root: Path) -> str | None:
+    """The checked-out branch (also in a repository with no commit yet), or None."""
+    for args in (["rev-parse", "--abbrev-ref", "HEAD"], ["symbolic-ref", "--short", "HEAD"]):
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=5,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if out.returncode == 0:
+            return out.stdout.strip()
+    return None
 
 
 def _top_level(root: Path, limit: int = 40) -> str:
@@ -42,7 +46,7 @@ def _top_level(root: Path, limit: int = 40) -> str:
 
 
 def system_prompt(root: Path) -> str:
-    branch = _git_branch(root)
+    branch = git_branch(root)
     repo = f"git repository, branch {branch}" if branch else "not a git repository"
     return (
         f"{_GUIDE}\n\n"

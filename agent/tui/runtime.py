@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gemma_code.agent.config import Settings
+from gemma_code.agent.prompts import git_branch
 from gemma_code.agent.protocols import ApprovalDecision, ApprovalRequest, Backend
 
 INTERRUPTED = "the user interrupted before answering"
@@ -88,17 +89,14 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def git_state(root: Path) -> str:
     """`main`, `main*` when the tree has changes, or "" outside a git repository."""
+    branch = git_branch(root)
+    if branch is None:
+        return ""
     try:
-        branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
-        if branch.returncode != 0:
-            # A repository with no commit yet still has a branch name.
-            branch = _git(root, "symbolic-ref", "--short", "HEAD")
-            if branch.returncode != 0:
-                return ""
         status = _git(root, "status", "--porcelain")
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    name = branch.stdout.strip()
+    name = branch
     if name == "HEAD":
         name = "detached"
     return name + ("*" if status.stdout.strip() else "")
