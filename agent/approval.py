@@ -6,14 +6,14 @@ from .protocols import ApprovalDecision, ApprovalRequest
 
 
 class DenyApprover:
-    """Headless `ask` mode: nobody can answer, so deny and tell the model why."""
+    """Headless runs: nobody can answer, so deny and tell the model why."""
 
     def decide(self, request: ApprovalRequest) -> ApprovalDecision:
         return ApprovalDecision(
             approved=False,
             note=(
-                "this run is headless in 'ask' mode, so no one can approve it. "
-                "Do not retry; explain what you would change instead "
-                "(the user can rerun with --approval auto-edit or auto)"
+                f"it needs approval ({request.reason}) and this run is headless, so no one "
+                "can give it. Do not retry; explain what you would do instead "
+                "(the user can rerun with another --approval mode or run it themselves)"
             ),
         )

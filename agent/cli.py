@@ -29,6 +29,16 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "--no-grammar", dest="constrain_tool_calls", action="store_const", const=False,
         help="do not constrain tool calls with a grammar",
     )
+    parser.add_argument("--sandbox", choices=["auto", "off"],
+                        help="confine shell commands when a sandbox exists (auto) or not (off)")
+    parser.add_argument("--network", action="store_const", const=True,
+                        help="let sandboxed shell commands use the network")
+    parser.add_argument("--auto-commit", dest="auto_commit", action="store_const", const=True,
+                        help="commit each turn's changes to the git repository")
+    _directory_option(parser)
+
+
+def _directory_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-C", "--directory", type=Path, default=Path.cwd(),
                         help="workspace root (default: the current directory)")
 
@@ -62,7 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     _resume_options(parser)
     sessions = sub.add_parser("sessions", help="list saved sessions of this workspace")
     sessions.add_argument("--all", action="store_true", help="of every workspace")
-    sessions.add_argument("-C", "--directory", type=Path, default=Path.cwd())
+    _directory_option(sessions)
+    undo = sub.add_parser("undo", help="restore the files changed by the last agent turn")
+    _directory_option(undo)
+    checkpoints = sub.add_parser("checkpoints", help="list the turns that can be undone")
+    checkpoints.add_argument("--json", action="store_true")
+    _directory_option(checkpoints)
     config = sub.add_parser("config", help="show the effective settings and where each comes from")
     _model_options(config)
     models = sub.add_parser("models", help="list the models gemma-code knows")
@@ -74,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _SETTING_FLAGS = ("model", "backend", "mmproj", "approval", "max_steps", "context_size",
-                  "max_tokens", "temperature", "constrain_tool_calls")
+                  "max_tokens", "temperature", "constrain_tool_calls", "sandbox", "network",
+                  "auto_commit")
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
@@ -125,6 +141,29 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_undo(args: argparse.Namespace) -> int:
+    from .checkpoints import Checkpoints, undo_summary
+
+    print(undo_summary(Checkpoints(args.directory.resolve()).undo()))
+    return EXIT_OK
+
+
+def cmd_checkpoints(args: argparse.Namespace) -> int:
+    from .checkpoints import Checkpoints
+
+    listed = Checkpoints(args.directory.resolve()).list()
+    if args.json:
+        print(json.dumps([c.as_json() for c in listed], indent=2))
+        return EXIT_OK
+    if not listed:
+        print("no checkpoints yet for this workspace")
+    for c in listed:
+        state = "undone " if c.undone else ""
+        files = ", ".join(c.files) or "(files not known: the turn did not finish)"
+        print(f"{c.id}  {c.created:%Y-%m-%d %H:%M}  {state}{c.label}\n    {files}")
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .events import event_json_schema
 
@@ -163,7 +202,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "config": cmd_config, "models": cmd_models, "pull": cmd_pull,
-            "sessions": cmd_sessions, "schema": cmd_schema, None: cmd_tui}
+            "sessions": cmd_sessions, "schema": cmd_schema, "undo": cmd_undo,
+            "checkpoints": cmd_checkpoints, None: cmd_tui}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ApprovalMode = Literal["read-only", "ask", "auto-edit", "auto"]
+SandboxMode = Literal["auto", "off"]
 BackendName = Literal["auto", "llama.cpp", "mlx", "scripted"]
 ENV_PREFIX = "GEMMA_CODE_"
 
@@ -37,6 +38,14 @@ class Settings(BaseModel):
     constrain_tool_calls: bool = Field(True, description="grammar-constrained tool calls")
     shell_timeout: float = Field(120.0, gt=0, description="default seconds for run_shell")
     shell_allow: tuple[str, ...] = Field((), description="command prefixes auto-edit runs unasked")
+    sandbox: SandboxMode = Field(
+        "auto",
+        description="'auto': confine shell commands (bubblewrap, sandbox-exec) when available, "
+        "else they ask even in auto mode; 'off': run them unconfined",
+    )
+    network: bool = Field(False, description="let sandboxed shell commands use the network")
+    checkpoints: bool = Field(True, description="snapshot the workspace before each turn's changes")
+    auto_commit: bool = Field(False, description="commit each turn's changes to the git repository")
     n_gpu_layers: int = Field(-1, description="-1 offloads every layer when llama.cpp has a GPU")
     n_threads: int | None = Field(None, ge=1)
 

@@ -83,6 +83,9 @@ class ApprovalNeeded(_Event):
     type: Literal["approval_needed"] = "approval_needed"
     call: ToolCall
     reason: str
+    always: str | None = Field(
+        None, description='what "approve always" would allow from now on; None: not offered'
+    )
 
 
 class ApprovalResolved(_Event):
@@ -121,6 +124,13 @@ class ErrorEvent(_Event):
     message: str
 
 
+class Notice(_Event):
+    """Something the person should know that is not part of the conversation."""
+
+    type: Literal["notice"] = "notice"
+    text: str
+
+
 AgentEvent = Annotated[
     Union[
         StepStarted,
@@ -133,6 +143,7 @@ AgentEvent = Annotated[
         Usage,
         TurnDone,
         ErrorEvent,
+        Notice,
     ],
     Field(discriminator="type"),
 ]

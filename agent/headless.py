@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from .events import (
-    AgentEvent, ApprovalResolved, ErrorEvent, TextDelta, ToolCallStarted, ToolFinished,
+    AgentEvent, ApprovalResolved, ErrorEvent, Notice, TextDelta, ToolCallStarted, ToolFinished,
     TurnDone, Usage,
 )
 from .messages import ToolCall
@@ -77,6 +77,8 @@ def print_human(events: Iterable[AgentEvent], out: TextIO, err: TextIO) -> TurnD
             totals.add(event)
         elif isinstance(event, ErrorEvent):
             err.write(f"error: {event.message}\n")
+        elif isinstance(event, Notice):
+            err.write(f"gemma-code: {event.text}\n")
         elif isinstance(event, TurnDone):
             done = event
         out.flush()

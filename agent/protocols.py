@@ -92,11 +92,25 @@ class Workspace(Protocol):
         ...
 
 
+@runtime_checkable
+class ShellSandbox(Protocol):
+    """Confines shell commands: the workspace writable, the rest read-only, network by policy."""
+
+    name: str  # what the user is told, e.g. "bubblewrap"
+
+    def wrap(self, argv: Sequence[str], root: Path) -> list[str]:
+        """The command line that runs `argv` inside the sandbox, with `root` writable."""
+        ...
+
+
 @dataclass
 class ToolContext:
     workspace: Workspace
     cancel: threading.Event = field(default_factory=threading.Event)
     shell_timeout: float = 120.0
+    sandbox: ShellSandbox | None = None  # None: shell commands run unconfined
+    # sha256 of each file as the agent last read or wrote it: edits of a file changed since fail.
+    seen: dict[Path, str] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -118,6 +132,7 @@ class ApprovalRequest:
     tool: str
     reason: str
     command: str | None = None  # for shell calls: what would run
+    can_remember: bool = True  # False: "approve always" is not offered (dangerous commands)
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,15 @@ generator so that approval events reach the consumer before the approver is aske
 from __future__ import annotations
 
 import shlex
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from gemma_code.tools.base import tool_spec
 
+from .checkpoints import CheckpointError
 from .config import ApprovalMode
 from .events import AgentEvent, ApprovalNeeded, ApprovalResolved
 from .messages import ToolCall
@@ -28,6 +30,7 @@ from .protocols import (
     ToolResult,
     ToolSpec,
 )
+from .safety import dangerous_command, secret_reason
 
 # Shell syntax that can chain or redirect: an allow-listed prefix says nothing about it.
 _SHELL_OPERATORS = (";", "&", "|", "`", "$(", ">", "<", "\n")
@@ -63,8 +66,22 @@ def _validation_message(tool: Tool, exc: ValidationError) -> str:
     return f"invalid arguments for {tool.name}: " + "; ".join(problems) + f". Expected fields: {fields}."
 
 
+@dataclass(frozen=True)
+class _Gate:
+    """Why a call needs a person's yes, and what "approve always" would remember (None: nothing)."""
+
+    reason: str
+    remember: str | None
+    always: str | None = None  # the remembered thing, for people
+
+
 class ToolRegistry:
-    """The tools of a session and the rules for running them."""
+    """The tools of a session and the rules for running them.
+
+    `auto_runs_shell` says whether `auto` mode may run shell commands unasked: true when a
+    sandbox confines them or the user turned the sandbox off. `before_change` runs before
+    every mutating call (the session takes its checkpoint there).
+    """
 
     def __init__(
         self,
@@ -72,12 +89,17 @@ class ToolRegistry:
         mode: ApprovalMode,
         approver: Approver,
         shell_allow: Sequence[str] = (),
+        *,
+        auto_runs_shell: bool = True,
+        before_change: Callable[[], None] | None = None,
     ) -> None:
         self._tools = {tool.name: tool for tool in tools}
         self.mode: ApprovalMode = mode
         self.approver = approver
         self.shell_allow: list[str] = list(shell_allow)
-        self._always_tools: set[str] = set()
+        self.auto_runs_shell = auto_runs_shell
+        self.before_change = before_change
+        self._remembered: set[str] = set()
 
     def specs(self) -> list[ToolSpec]:
         return [tool_spec(tool) for tool in self._tools.values()]
@@ -85,24 +107,56 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
-    def _approval_reason(self, tool: Tool, args: BaseModel) -> str | None:
-        """Why this call needs a person's yes, or None when policy lets it run."""
-        if not tool.mutating or self.mode == "auto" or tool.name in self._always_tools:
+    def _secret_gate(self, tool: Tool, args: BaseModel, ctx: ToolContext) -> _Gate | None:
+        path = getattr(args, "path", None)
+        if self.mode == "auto" or not isinstance(path, str):
             return None
-        command = getattr(args, "command", None) if tool.runs_commands else None
-        if command is not None and _matches_prefix(command, self.shell_allow):
+        try:
+            resolved = ctx.workspace.resolve(path)
+        except ToolError:
+            return None  # the tool itself says what is wrong with the path
+        why = secret_reason(resolved)
+        key = f"path:{resolved}"
+        if why is None or key in self._remembered:
             return None
-        if self.mode == "auto-edit" and not tool.runs_commands:
-            return None
-        kind = "run a shell command" if tool.runs_commands else "change files"
-        return f"{tool.name} wants to {kind} (approval mode: {self.mode})"
+        shown = ctx.workspace.relative(resolved)
+        return _Gate(f"{tool.name} wants to read {shown}, which looks like a secret: {why}", key,
+                     f"reading {shown}")
 
-    def _remember(self, tool: Tool, args: BaseModel) -> None:
+    def _gate(self, tool: Tool, args: BaseModel, ctx: ToolContext) -> _Gate | None:
+        """The approval this call needs under the current mode, or None when it may run."""
+        secret = self._secret_gate(tool, args, ctx)
+        if secret is not None or not tool.mutating:
+            return secret
         command = getattr(args, "command", None) if tool.runs_commands else None
         if command is not None:
-            self.shell_allow.append(command_prefix(command))
+            danger = dangerous_command(command, ctx.workspace.root)
+            if danger:
+                return _Gate(f"this command {danger}; such commands ask in every mode", None)
+        remember = command_prefix(command) if command is not None else f"tool:{tool.name}"
+        always = f"`{remember}`" if command is not None else tool.name
+        if self.mode == "auto":
+            if command is None or self.auto_runs_shell:
+                return None
+            return _Gate(
+                "no sandbox confines shell commands on this machine, so they ask even in "
+                "auto mode (install bubblewrap, or set sandbox = \"off\" to run them unconfined)",
+                remember, always,
+            )
+        if command is not None and _matches_prefix(command, self.shell_allow):
+            return None
+        if command is None and (self.mode == "auto-edit" or remember in self._remembered):
+            return None
+        kind = "run a shell command" if command is not None else "change files"
+        return _Gate(f"{tool.name} wants to {kind} (approval mode: {self.mode})", remember, always)
+
+    def _remember(self, gate: _Gate, tool: Tool) -> None:
+        if gate.remember is None:
+            return
+        if tool.runs_commands and not gate.remember.startswith("path:"):
+            self.shell_allow.append(gate.remember)
         else:
-            self._always_tools.add(tool.name)
+            self._remembered.add(gate.remember)
 
     def _check(self, call: ToolCall) -> tuple[Tool, BaseModel] | ToolResult:
         if call.parse_error:
@@ -129,13 +183,14 @@ class ToolRegistry:
             return ToolResult.error(
                 f"{tool.name} is not allowed: this session is read-only (no edits, no commands)."
             )
-        reason = self._approval_reason(tool, args)
-        if reason is not None:
-            yield ApprovalNeeded(call=call, reason=reason)
+        gate = self._gate(tool, args, ctx)
+        if gate is not None:
+            yield ApprovalNeeded(call=call, reason=gate.reason, always=gate.always)
             decision: ApprovalDecision = self.approver.decide(
                 ApprovalRequest(
-                    call=call, tool=tool.name, reason=reason,
+                    call=call, tool=tool.name, reason=gate.reason,
                     command=getattr(args, "command", None) if tool.runs_commands else None,
+                    can_remember=gate.remember is not None,
                 )
             )
             yield ApprovalResolved(call_id=call.id, approved=decision.approved, note=decision.note)
@@ -143,7 +198,12 @@ class ToolRegistry:
                 why = f": {decision.note}" if decision.note else ""
                 return ToolResult.error(f"the user denied this {tool.name} call{why}")
             if decision.remember:
-                self._remember(tool, args)
+                self._remember(gate, tool)
+        if tool.mutating and self.before_change is not None:
+            try:
+                self.before_change()
+            except CheckpointError as exc:
+                return ToolResult.error(f"nothing was changed: no checkpoint could be saved ({exc})")
         try:
             return tool(args, ctx)
         except ToolError as exc:

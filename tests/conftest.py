@@ -33,6 +33,12 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _checkpoints_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes checkpoints into the user's data dir."""
+    monkeypatch.setenv("GEMMA_CODE_CHECKPOINTS_DIR", str(tmp_path / "checkpoints"))
+
+
 @pytest.fixture
 def isolated_env(tmp_path: Path) -> dict[str, str]:
     """Environment for CLI subprocesses: no user config, caches in tmp, no GEMMA_CODE_* leaks."""
@@ -41,6 +47,7 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     env["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))
     env["HF_HUB_OFFLINE"] = "1"
     env["GEMMA_CODE_SESSIONS_DIR"] = str(tmp_path / "sessions")
+    env["GEMMA_CODE_CHECKPOINTS_DIR"] = str(tmp_path / "checkpoints")
     return env
 
 

@@ -373,3 +373,60 @@ def test_default_tools_order_and_specs():
         assert all("description" in p for p in spec.parameters["properties"].values())
         assert tool.mutating == (tool.name in {"edit_file", "write_file", "run_shell"})
         assert tool.runs_commands == (tool.name == "run_shell")
+
+
+# --- edits never clobber concurrent changes -------------------------------------------------
+
+
+def test_edit_of_a_file_changed_since_read_fails_and_keeps_the_other_change(ctx, tmp_path):
+    path = tmp_path / "app.py"
+    path.write_text("x = 1\ny = 2\n")
+    run(ReadFile(), ctx, path="app.py")
+    path.write_text("x = 1\ny = 2\nz = 3  # the user's line\n")  # someone else saves the file
+
+    with pytest.raises(ToolError, match="changed on disk since you last read it"):
+        run(EditFile(), ctx, path="app.py", old="x = 1", new="x = 10")
+    with pytest.raises(ToolError, match="changed on disk since you last read it"):
+        run(WriteFile(), ctx, path="app.py", content="x = 10\ny = 2\n")
+    assert path.read_text() == "x = 1\ny = 2\nz = 3  # the user's line\n"
+
+    run(ReadFile(), ctx, path="app.py")  # reading again makes the edit possible
+    run(EditFile(), ctx, path="app.py", old="x = 1", new="x = 10")
+    assert path.read_text() == "x = 10\ny = 2\nz = 3  # the user's line\n"
+
+
+def test_the_agents_own_edits_do_not_count_as_concurrent_changes(ctx, tmp_path):
+    (tmp_path / "a.txt").write_text("one\ntwo\n")
+    run(ReadFile(), ctx, path="a.txt")
+    run(EditFile(), ctx, path="a.txt", old="one", new="uno")
+    run(EditFile(), ctx, path="a.txt", old="two", new="dos")
+    run(WriteFile(), ctx, path="a.txt", content="uno\ndos\ntres\n")
+    run(EditFile(), ctx, path="a.txt", old="tres", new="three")
+    assert (tmp_path / "a.txt").read_text() == "uno\ndos\nthree\n"
+
+
+def test_touching_a_file_without_changing_it_is_not_a_change(ctx, tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("same\n")
+    run(ReadFile(), ctx, path="a.txt")
+    os.utime(path, (time.time() + 60, time.time() + 60))
+    run(EditFile(), ctx, path="a.txt", old="same", new="new")
+    assert path.read_text() == "new\n"
+
+
+def test_a_file_deleted_since_read_is_reported_once(ctx, tmp_path):
+    path = tmp_path / "gone.txt"
+    path.write_text("data\n")
+    run(ReadFile(), ctx, path="gone.txt")
+    path.unlink()
+    with pytest.raises(ToolError, match="was deleted since you last read it"):
+        run(WriteFile(), ctx, path="gone.txt", content="data\nmore\n")
+    assert not path.exists()
+    run(WriteFile(), ctx, path="gone.txt", content="data\nmore\n")  # a deliberate second try
+    assert path.read_text() == "data\nmore\n"
+
+
+def test_files_never_read_can_be_edited(ctx, tmp_path):
+    (tmp_path / "b.txt").write_text("alpha\n")
+    run(EditFile(), ctx, path="b.txt", old="alpha", new="beta")
+    assert (tmp_path / "b.txt").read_text() == "beta\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,14 +74,45 @@ def _did_you_mean(path: Path) -> str:
     )
 
 
-def _read_utf8(path: Path, shown: str, action: str) -> TextFile:
-    """A whole UTF-8 text file for editing; binaries and other encodings are refused."""
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _remember_seen(ctx: ToolContext, path: Path, data: bytes | None = None) -> None:
+    """Note the file as the agent now knows it (after a read or its own write)."""
+    if data is None:
+        with path.open("rb") as f:
+            ctx.seen[path] = hashlib.file_digest(f, "sha256").hexdigest()
+    else:
+        ctx.seen[path] = _digest(data)
+
+
+def _check_unchanged(ctx: ToolContext, path: Path, shown: str, current: bytes | None) -> None:
+    """Refuse to change a file that changed on disk since the agent last read it."""
+    seen = ctx.seen.get(path)
+    if seen is None or (current is not None and _digest(current) == seen):
+        return
+    if current is None:
+        del ctx.seen[path]  # told once; writing it again after this is a deliberate choice
+        raise ToolError(
+            f"{shown} was deleted since you last read it (by the user, another program or one "
+            "of your commands). Check whether it should still exist before writing it again."
+        )
+    raise ToolError(
+        f"{shown} changed on disk since you last read it (by the user, another program or one "
+        "of your commands), so your change could undo theirs. Read it again with read_file, "
+        "then make your change on the current text."
+    )
+
+
+def _read_utf8(path: Path, shown: str, action: str) -> tuple[bytes, TextFile]:
+    """A whole UTF-8 file for editing, raw and decoded; binaries and other encodings are refused."""
     with _permission(shown, "reading"):
         if sniff_binary(path):
             raise binary_refusal(path, shown, action)
         data = path.read_bytes()
     try:
-        return decode_text(data)
+        return data, decode_text(data)
     except UnicodeDecodeError as exc:
         raise ToolError(
             f"{shown} is not valid UTF-8 (bad byte at offset {exc.start}); {action} only changes "
@@ -121,6 +153,7 @@ class ReadFile:
             with path.open("rb") as f:
                 window = _read_window(f, args.offset, min(args.limit, MAX_READ_LINES))
                 total = window.last_line + count_remaining_lines(f)
+            _remember_seen(ctx, path)
         return _window_result(window, shown, args.offset, total)
 
 
@@ -211,17 +244,20 @@ class WriteFile:
             raise ToolError(f"{shown} is a directory; give a file path to write.")
         with _permission(shown, "reading"):
             before = path.read_bytes() if path.exists() else None
+        _check_unchanged(ctx, path, shown, before)
         old = _existing_text(before) if before is not None else None
         content = args.content.replace("\r\n", "\n")
         if old is not None:
             content = _keep_final_newline(old.text, content)
         data = (old or TextFile(text="")).encode(content)
         if data == before:
+            _remember_seen(ctx, path, data)
             return ToolResult.text(
                 f"{shown} already has this content; nothing written.", summary=f"{shown} unchanged"
             )
         _make_parents(path, shown)
         _write(path, shown, data)
+        _remember_seen(ctx, path, data)
         return _write_result(shown, old.text if old else None, content)
 
 
@@ -310,11 +346,14 @@ class EditFile:
             missing_hint="; to create a file use write_file.",
         )
         shown = ctx.workspace.relative(path)
-        current = _read_utf8(path, shown, "edit_file")
+        raw, current = _read_utf8(path, shown, "edit_file")
+        _check_unchanged(ctx, path, shown, raw)
         edit = find_edit(current.text, old, new, replace_all=args.replace_all, shown=shown)
         if edit.text == current.text:
             raise ToolError(f"the matched text in {shown} already equals `new`; nothing to change.")
-        _write(path, shown, current.encode(edit.text))
+        data = current.encode(edit.text)
+        _write(path, shown, data)
+        _remember_seen(ctx, path, data)
         diff = unified_diff(current.text, edit.text, shown)
         added, removed = diff_stats(diff)
         summary = f"edited {shown} (+{added} -{removed})"

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gemma_code.agent.protocols import ToolContext, ToolError, ToolResult
 
+from gemma_code.agent.safety import secret_reason
+
 from .textfile import iter_raw_lines, sniff_binary
 
 MAX_PATHS = 500
@@ -250,6 +252,11 @@ class Grep:
         files = [
             f for f in walk_files(ctx.workspace.root, start, ctx.cancel) if keep(_under(f, start))
         ]
+        secrets: list[Path] = []
+        if not start.is_file():  # a secret named directly was approved by the person already
+            secrets = [f for f in files if secret_reason(f) is not None]
+            skip = set(secrets)
+            files = [f for f in files if f not in skip]
         hits: list[str] = []
         total = matched_files = 0
         for file in files:
@@ -258,7 +265,14 @@ class Grep:
             found = _grep_file(file, regex, ctx.workspace.relative(file), hits)
             total += found
             matched_files += bool(found)
-        return _grep_result(args.pattern, shown, hits, total, matched_files)
+        result = _grep_result(args.pattern, shown, hits, total, matched_files)
+        if secrets:
+            names = ", ".join(ctx.workspace.relative(f) for f in secrets[:5])
+            result = result.with_note(
+                f"(not searched: {len(secrets)} file(s) that look like secrets, e.g. {names}; "
+                "read_file asks the user before reading one)"
+            )
+        return result
 
 
 def _grep_file(path: Path, regex: re.Pattern[str], shown: str, hits: list[str]) -> int:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import selectors
 import signal
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gemma_code.agent.protocols import ToolContext, ToolError, ToolResult
+from gemma_code.agent.protocols import ShellSandbox, ToolContext, ToolError, ToolResult
 
 MAX_TIMEOUT = 600.0
 HEAD_BYTES = 8192
@@ -23,6 +27,15 @@ DRAIN_AFTER_EXIT = 0.5  # how long to keep reading after the shell exits (backgr
 POLL = 0.05
 CHUNK = 1 << 16
 ENV_OVERRIDES = {"GIT_TERMINAL_PROMPT": "0", "PAGER": "cat", "GIT_PAGER": "cat"}
+PR_SET_PDEATHSIG = 1
+# Messages by which a command that failed inside a sandbox most likely hit its walls.
+READ_ONLY_SYMPTOMS = ("Read-only file system",)
+NETWORK_SYMPTOMS = (
+    "Could not resolve host",
+    "Network is unreachable",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+)
 
 
 class OutputBuffer:
@@ -90,15 +103,20 @@ class RunShell:
                 is_error=True,
                 summary=f"cancelled: {_short(args.command)}",
             )
+        argv = ["bash", "-c", args.command]
+        if ctx.sandbox is not None:
+            argv = ctx.sandbox.wrap(argv, ctx.workspace.root)
         started = time.monotonic()
         proc = subprocess.Popen(
-            ["bash", "-c", args.command],
+            argv,
             cwd=ctx.workspace.root,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, **ENV_OVERRIDES},
+            # A sandbox ends its processes itself when we die (bwrap --die-with-parent).
+            preexec_fn=_die_with_parent() if ctx.sandbox is None else None,
         )
         buffer = OutputBuffer()
         try:
@@ -107,9 +125,11 @@ class RunShell:
             proc.stdout.close()
             if proc.poll() is None:
                 _kill_group(proc)
-        return _result(
+        result = _result(
             args.command, proc.returncode, outcome, buffer, time.monotonic() - started, timeout
         )
+        note = _sandbox_note(ctx.sandbox, result) if outcome == "exit" else None
+        return result.with_note(note) if note else result
 
 
 def _pump(
@@ -152,6 +172,54 @@ def _kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # also children that ignored SIGTERM
     proc.wait()
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl on Linux, looked up once; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec function that has the kernel SIGKILL bash when gemma-code dies; Linux only.
+
+    The signal follows the thread that starts bash; RunShell waits on that same thread.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent, kill = os.getpid(), int(signal.SIGKILL)
+
+    def set_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # we died before the signal was set up
+            os._exit(1)
+
+    return set_death_signal
+
+
+def _sandbox_note(sandbox: ShellSandbox | None, result: ToolResult) -> str | None:
+    """A line for the model when a sandboxed command failed the way a sandbox makes it fail."""
+    if sandbox is None or not result.exit_code:
+        return None
+    output = result.content[0].text
+    offline = not getattr(sandbox, "network", False)
+    if not any(s in output for s in READ_ONLY_SYMPTOMS) and not (
+        offline and any(s in output for s in NETWORK_SYMPTOMS)
+    ):
+        return None
+    walls = "the workspace is writable, everything else is read-only"
+    if offline:
+        walls += ", and there is no network"
+    return (
+        f"[note: shell commands run in a sandbox ({sandbox.name}): {walls}. Retrying will "
+        "fail the same way; work inside the workspace, or tell the user what is needed.]"
+    )
 
 
 def _short(command: str, limit: int = 60) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -339,6 +340,21 @@ class GemmaCodeApp(App[None]):
         if self.running:
             await self.say("a turn is running; Esc interrupts it first", "error")
         return self.running
+
+    async def undo_last_turn(self) -> None:
+        """Restore the files the last turn changed (see `Session.undo`)."""
+        from gemma_code.agent.checkpoints import CheckpointError, Checkpoints, undo_summary
+
+        if await self._refuse_while_running():
+            return
+        undo = self.session.undo if self.session else Checkpoints(self.root).undo
+        try:
+            result = await asyncio.to_thread(undo)
+        except CheckpointError as exc:
+            await self.say(str(exc), "error")
+            return
+        await self.say(undo_summary(result))
+        self.refresh_workspace()
 
     async def new_conversation(self) -> None:
         if await self._refuse_while_running():

@@ -12,7 +12,6 @@ from textual.widgets import Button, Input, Static
 
 from gemma_code.agent.messages import ToolCall
 from gemma_code.agent.protocols import ApprovalDecision, ToolError
-from gemma_code.agent.registry import command_prefix
 from gemma_code.tools.textfile import find_edit, unified_diff
 
 from .widgets import diff_content, preview
@@ -63,13 +62,6 @@ def change_preview(call: ToolCall, root: Path | None = None) -> Content:
     return preview(diff_content(diff), PREVIEW_LINES, False) if diff else Content("")
 
 
-def always_label(call: ToolCall) -> str:
-    """What "always" would allow: this tool, or for shell this command prefix."""
-    if call.name == "run_shell":
-        return f"always allow `{command_prefix(str(call.arguments.get('command', '')))}`"
-    return f"always allow {call.name}"
-
-
 class ApprovalPrompt(Vertical, can_focus=True):
     """Asks the person about one call; posts `Answered` once."""
 
@@ -85,10 +77,13 @@ class ApprovalPrompt(Vertical, can_focus=True):
             self.decision = decision
             super().__init__()
 
-    def __init__(self, call: ToolCall, reason: str, root: Path | None = None) -> None:
+    def __init__(
+        self, call: ToolCall, reason: str, root: Path | None = None, always: str | None = None
+    ) -> None:
         super().__init__(classes="approval")
         self.call = call
         self.reason = reason
+        self.always = always  # what "always" allows; None: the choice is not offered
         self.root = root
         self.answered = False
 
@@ -99,8 +94,10 @@ class ApprovalPrompt(Vertical, can_focus=True):
             yield Static(change, classes="approval-change")
         with Horizontal(classes="approval-buttons"):
             yield Button("y approve once", id="approve", variant="success", compact=True)
-            # Content, not markup: a command prefix may hold brackets (`[ -f x ]`).
-            yield Button(Content(f"a {always_label(self.call)}"), id="always", variant="primary", compact=True)
+            if self.always is not None:
+                # Content, not markup: a command prefix may hold brackets (`[ -f x ]`).
+                yield Button(Content(f"a always allow {self.always}"), id="always",
+                             variant="primary", compact=True)
             yield Button("n deny…", id="deny", variant="error", compact=True)
         yield Input(placeholder="Why not? The model reads this (Enter sends)", classes="deny-reason",
                     compact=True)
@@ -118,7 +115,8 @@ class ApprovalPrompt(Vertical, can_focus=True):
         self.answer(ApprovalDecision(approved=True))
 
     def action_always(self) -> None:
-        self.answer(ApprovalDecision(approved=True, remember=True))
+        if self.always is not None:
+            self.answer(ApprovalDecision(approved=True, remember=True))
 
     def action_deny(self) -> None:
         reason = self.query_one(".deny-reason", Input)

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 MODES: tuple[str, ...] = get_args(ApprovalMode)
 NOT_YET = {
-    "undo": "undo arrives with checkpoints",
     "image": "attaching images arrives with screenshots",
     "compact": "compacting the conversation arrives with compaction",
 }
@@ -90,6 +89,27 @@ async def _diff(app: GemmaCodeApp, arg: str) -> None:
     summary = f"{files} file{'s' if files != 1 else ''} changed" if diff.strip() else "no changes"
     block.finish(ToolFinished(call_id=block.call.id, name="git diff", is_error=False,
                               content=(), summary=summary, diff=diff or None))
+
+
+async def _undo(app: GemmaCodeApp, arg: str) -> None:
+    await app.undo_last_turn()
+
+
+async def _checkpoints(app: GemmaCodeApp, arg: str) -> None:
+    from gemma_code.agent.checkpoints import CheckpointError, Checkpoints
+
+    try:
+        listed = await asyncio.to_thread(Checkpoints(app.root).list)
+    except CheckpointError as exc:
+        await app.say(str(exc), "error")
+        return
+    if not listed:
+        await app.say("no checkpoints yet: one is taken before each turn's first change")
+        return
+    lines = [f"{c.id}  {c.created:%m-%d %H:%M}  {'undone  ' if c.undone else ''}{user_display(c.label)}"
+             f"\n    {', '.join(c.files) or '(the turn did not finish)'}" for c in listed[:15]]
+    await app.say("checkpoints, newest first (/undo restores the newest not undone):\n"
+                  + "\n".join(lines))
 
 
 def _not_yet(name: str) -> Callable[[GemmaCodeApp, str], Awaitable[None]]:
@@ -162,7 +182,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in [
     Command("model", "list models, or switch to NAME", _model, "[NAME]", _model_names),
     Command("clear", "start a new conversation", _clear),
     Command("diff", "show uncommitted changes (git diff)", _diff),
-    Command("undo", "undo the last change (not available yet)", _not_yet("undo")),
+    Command("undo", "restore the files the last turn changed (repeat to go further back)", _undo),
+    Command("checkpoints", "list the turns /undo can restore", _checkpoints),
     Command("image", "attach an image (not available yet)", _not_yet("image"), "PATH"),
     Command("compact", "shorten the conversation (not available yet)", _not_yet("compact")),
     Command("approval", "set the approval mode, or cycle it", _approval, "[MODE]", lambda app: list(MODES)),

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 from gemma_code.agent.events import (
-    AgentEvent, ApprovalNeeded, ApprovalResolved, ErrorEvent, ReasoningDelta, StepStarted,
+    AgentEvent, ApprovalNeeded, ApprovalResolved, ErrorEvent, Notice, ReasoningDelta, StepStarted,
     TextDelta, ToolCallStarted, ToolFinished, TurnDone,
 )
 from gemma_code.agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
@@ -87,7 +87,7 @@ class Transcript(VerticalScroll):
         elif isinstance(event, ApprovalNeeded):
             block = await self._tool(event.call)
             block.waiting()
-            prompt = ApprovalPrompt(event.call, event.reason, self.root)
+            prompt = ApprovalPrompt(event.call, event.reason, self.root, event.always)
             await block.mount(prompt)
             prompt.focus()
             self.anchor()
@@ -102,6 +102,9 @@ class Transcript(VerticalScroll):
                 await self.add(NoticeBlock(*ENDINGS[event.reason]))
         elif isinstance(event, ErrorEvent):
             await self.add(NoticeBlock(f"error: {event.message}", "error"))
+        elif isinstance(event, Notice):
+            await self.end_text()
+            await self.add(NoticeBlock(event.text))
 
     async def _tool(self, call: ToolCall) -> ToolBlock:
         if call.id not in self.tools:

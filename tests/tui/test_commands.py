@@ -72,7 +72,7 @@ async def test_clear_starts_a_new_conversation(repo: Path, store):
 
 
 @pytest.mark.parametrize("line, why", [
-    ("/undo", "checkpoints"), ("/image shot.png", "screenshots"), ("/compact", "compaction"),
+    ("/image shot.png", "screenshots"), ("/compact", "compaction"),
 ])
 async def test_later_features_say_they_are_not_available_yet(repo: Path, line: str, why: str):
     app, _ = make_app(repo, [])
@@ -80,6 +80,33 @@ async def test_later_features_say_they_are_not_available_yet(repo: Path, line: s
         await ready(pilot)
         await send(pilot, line)
         assert any("not available yet" in n and why in n for n in notices(app))
+
+
+async def test_undo_restores_the_last_turn_and_the_model_hears_of_it(repo: Path):
+    edit = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
+                                               "new": "return a + b"}}
+    new = {"name": "write_file", "arguments": {"path": "notes.md", "content": "# notes\n"}}
+    app, backend = make_app(repo, [{"tool_calls": [edit, new]}, {"text": "Done."},
+                                   {"text": "Noted."}], approval="auto-edit")
+    original = (repo / "calc.py").read_text()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await send(pilot, "fix add and take notes")
+        await finished(pilot)
+        assert (repo / "calc.py").read_text() != original and (repo / "notes.md").exists()
+        assert any("changed calc.py, notes.md" in n and "/undo" in n for n in notices(app))
+
+        await send(pilot, "/undo")
+        await until(pilot, lambda: any("undid the turn" in n for n in notices(app)))
+        assert (repo / "calc.py").read_text() == original and not (repo / "notes.md").exists()
+        assert any("restored: calc.py" in n and "removed: notes.md" in n for n in notices(app))
+
+        await send(pilot, "/undo")
+        await until(pilot, lambda: any("nothing to undo" in n for n in notices(app)))
+        await send(pilot, "what now?")
+        await finished(pilot)
+        told = backend.seen[-1][-1].text
+        assert "undid an earlier turn" in told and "what now?" in told
 
 
 async def test_diff_shows_the_uncommitted_change(repo: Path):
