@@ -101,6 +101,11 @@ class ToolRegistry:
         self.before_change = before_change
         self._remembered: set[str] = set()
 
+    def keep_approvals_of(self, other: ToolRegistry) -> None:
+        """Take over what the person approved "always" in another registry (a replaced session)."""
+        self.shell_allow = list(dict.fromkeys([*self.shell_allow, *other.shell_allow]))
+        self._remembered |= other._remembered
+
     def specs(self) -> list[ToolSpec]:
         return [tool_spec(tool) for tool in self._tools.values()]
 

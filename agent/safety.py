@@ -1,25 +1,18 @@
-"""Safety policy for the tool registry: dangerous shell commands and secret files.
+"""Which bash command lines destroy data or reach outside the workspace.
 
-The registry decides when a tool call needs a person's yes. Two of its questions are
-answered here, without running anything:
+`dangerous_command` says why a command line destroys data that a checkpoint cannot
+bring back or reaches outside the workspace: deleting or writing elsewhere, rewriting
+a remote, running a downloaded script, acting as another user, stopping the machine.
+The registry asks before such a command in every approval mode, `auto` included.
 
-* `dangerous_command` says why a bash command line destroys data that a checkpoint
-  cannot bring back or reaches outside the workspace: deleting or writing elsewhere,
-  rewriting a remote, running a downloaded script, acting as another user, stopping
-  the machine. The registry asks before such a command in every approval mode,
-  `auto` included.
-* `secret_reason` says why a file looks like it holds secrets: environment files,
-  private keys, credential stores. The registry asks before reading one in every
-  mode but `auto`.
+The line is read with `shell_syntax`, and `cd` is followed from one command to the
+next, as are wrappers such as `env`, `timeout`, `xargs` or `bash -c`. Any expansion
+other than `~`, `$HOME` and `$PWD` where a path is expected makes that path unknown,
+and an unknown target of a destructive command counts as dangerous. It is a safety
+net, not a sandbox: code handed to interpreters (`python -c`), commands run on other
+hosts and scripts on disk are not looked into.
 
-The command check reads the line the way bash splits it: quotes and escapes, lists
-and pipelines, redirections, here-documents, subshells, command and process
-substitutions, `cd` from one command to the next, and wrappers such as `env`,
-`timeout`, `xargs` or `bash -c`. Only `~`, `$HOME` and `$PWD` are expanded; any other
-expansion where a path is expected makes that path unknown, and an unknown target of
-a destructive command counts as dangerous. It is a safety net, not a sandbox: code
-handed to interpreters (`python -c`), commands run on other hosts and scripts on disk
-are not looked into.
+`secret_reason` lives in `secrets` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -32,385 +25,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# --------------------------------------------------------------------------- reading
+from .secrets import secret_reason
+from .shell_syntax import PWD_MARK, Command, Lexer, Op, ParseError, Pipeline, Word, parse
 
+__all__ = ["dangerous_command", "secret_reason"]
 
-_OPERATORS = sorted(
-    ["<<<", "<<-", "&>>", ";;&", "<<", ">>", "&&", "||", ";;", ";&", "|&", "&>", ">&",
-     "<&", "<>", ">|", ";", "&", "|", "(", ")", "<", ">"],
-    key=len, reverse=True,
-)
-_REDIRECTIONS = frozenset({"<", ">", ">>", ">|", "&>", "&>>", "<>", ">&", "<&", "<<", "<<-", "<<<"})
 _WRITE_REDIRECTIONS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
-_METACHARS = frozenset(" \t\n;&|()<>")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ASSIGNED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
-_FD_PREFIX = re.compile(r"\d+(?=[<>])")
-_SPECIAL_PARAMETERS = frozenset("@*#?$!-0123456789")
 _GLOB_CHARS = re.compile(r"[*?\[]")
-_PLAIN_RUN = re.compile(r"[^ \t\n;&|()<>\\'\"$`~*?\[{]+")
 _BRACE_GROUP = re.compile(r"\{([^{}]*,[^{}]*)\}")
-# Stands for the shell's current directory ($PWD, $(pwd)) until a path is resolved.
-_PWD_MARK = "\x00pwd\x00"
 _MAX_DEPTH = 8
 
 
-class _ParseError(ValueError):
-    """The line is not shell syntax this reader can follow."""
-
-
-@dataclass
-class _Word:
-    """One shell word after quote removal.
-
-    `text` has `~`, `$HOME` and `$PWD` expanded and keeps every other expansion as
-    written, so that a nested `bash -c` text can be read again.
-    """
-
-    text: str
-    raw: str
-    unknown: bool = False
-    glob: bool = False
-    brace: bool = False
-    procsub: bool = False
-    subs: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Op:
-    text: str
-
-
-class _Lexer:
-    """Splits a command line into words and operators as bash would."""
-
-    def __init__(self, source: str, home: str) -> None:
-        self.s = source
-        self.i = 0
-        self.home = home
-        self.heredocs: list[tuple[str, bool]] = []
-
-    def tokens(self) -> list[_Word | _Op]:
-        out: list[_Word | _Op] = []
-        while True:
-            self._skip_blanks()
-            if self.i >= len(self.s):
-                return out
-            char = self.s[self.i]
-            if char == "#":
-                end = self.s.find("\n", self.i)
-                self.i = len(self.s) if end < 0 else end
-            elif char == "\n":
-                self.i += 1
-                out.append(_Op("\n"))
-                self._skip_heredoc_bodies()
-            elif self.s.startswith(("<(", ">("), self.i):
-                out.append(self._process_substitution())
-            else:
-                fd = _FD_PREFIX.match(self.s, self.i)
-                if fd:
-                    self.i = fd.end()
-                op = self._operator()
-                if op is None:
-                    out.append(self._word())
-                    continue
-                out.append(_Op(op))
-                if op in ("<<", "<<-"):
-                    self._skip_blanks()
-                    if self.i >= len(self.s) or self.s[self.i] in _METACHARS:
-                        raise _ParseError("here-document without a delimiter")
-                    delimiter = self._word()
-                    self.heredocs.append((delimiter.text, op == "<<-"))
-                    out.append(delimiter)
-
-    def _skip_blanks(self) -> None:
-        while self.i < len(self.s):
-            if self.s[self.i] in " \t":
-                self.i += 1
-            elif self.s.startswith("\\\n", self.i):
-                self.i += 2
-            else:
-                return
-
-    def _operator(self) -> str | None:
-        for op in _OPERATORS:
-            if self.s.startswith(op, self.i):
-                self.i += len(op)
-                return op
-        return None
-
-    def _skip_heredoc_bodies(self) -> None:
-        for delimiter, strip_tabs in self.heredocs:
-            while self.i < len(self.s):
-                end = self.s.find("\n", self.i)
-                end = len(self.s) if end < 0 else end
-                line = self.s[self.i:end]
-                self.i = min(end + 1, len(self.s))
-                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
-                    break
-        self.heredocs.clear()
-
-    def _process_substitution(self) -> _Word:
-        start = self.i
-        self.i = self._close_paren(start + 1)
-        raw = self.s[start:self.i]
-        return _Word(raw, raw, unknown=True, procsub=True, subs=[self.s[start + 2:self.i - 1]])
-
-    def _word(self) -> _Word:
-        start = self.i
-        word = _Word("", "")
-        while self.i < len(self.s) and self.s[self.i] not in _METACHARS:
-            char = self.s[self.i]
-            if char == "~" and (self.i == start or _ASSIGNED_NAME.fullmatch(word.text)):
-                self._tilde(word)
-            elif char == "\\":
-                escaped = self.s[self.i + 1:self.i + 2]
-                if escaped != "\n":
-                    word.text += escaped
-                self.i += 2
-            elif char == "'":
-                end = self.s.find("'", self.i + 1)
-                if end < 0:
-                    raise _ParseError("unbalanced quotes")
-                word.text += self.s[self.i + 1:end]
-                self.i = end + 1
-            elif char == '"':
-                self.i += 1
-                self._double_quoted(word)
-            elif char == "$":
-                self._dollar(word, quoted=False)
-            elif char == "`":
-                self._backquote(word)
-            else:
-                plain = _PLAIN_RUN.match(self.s, self.i)
-                end = plain.end() if plain else self.i + 1
-                word.glob |= char in "*?["
-                word.brace |= char == "{"
-                word.text += self.s[self.i:end]
-                self.i = end
-        word.raw = self.s[start:self.i]
-        return word
-
-    def _tilde(self, word: _Word) -> None:
-        end = self.i + 1
-        while end < len(self.s) and self.s[end] not in _METACHARS and self.s[end] not in "/'\"\\$`":
-            end += 1
-        user = self.s[self.i + 1:end]
-        if not user:
-            word.text += self.home
-        elif user == "+":
-            word.text += _PWD_MARK
-        else:
-            word.unknown = True
-            word.text += self.s[self.i:end]
-        self.i = end
-
-    def _double_quoted(self, word: _Word) -> None:
-        while self.i < len(self.s):
-            char = self.s[self.i]
-            if char == '"':
-                self.i += 1
-                return
-            escaped = self.s[self.i + 1:self.i + 2]
-            if char == "\\" and escaped and escaped in '$`"\\\n':
-                if escaped != "\n":
-                    word.text += escaped
-                self.i += 2
-            elif char == "$":
-                self._dollar(word, quoted=True)
-            elif char == "`":
-                self._backquote(word)
-            else:
-                word.text += char
-                self.i += 1
-        raise _ParseError("unbalanced quotes")
-
-    def _dollar(self, word: _Word, quoted: bool) -> None:
-        s, start = self.s, self.i
-        following = s[start + 1:start + 2]
-        if following == "(":
-            end = self._close_paren(start + 1)
-            inner = s[start + 2:end - 1]
-            if inner.strip() == "pwd":
-                word.text += _PWD_MARK
-            else:
-                word.unknown = True
-                word.text += s[start:end]
-                if not (inner.startswith("(") and inner.endswith(")")):
-                    word.subs.append(inner)
-        elif following == "{":
-            end = self._close_brace(start + 1)
-            self._parameter(word, s[start + 2:end - 1], s[start:end])
-        elif following == "'" and not quoted:
-            end = start + 2
-            while end < len(s) and s[end] != "'":
-                end += 2 if s[end] == "\\" else 1
-            if end >= len(s):
-                raise _ParseError("unbalanced quotes")
-            word.text += s[start + 2:end]
-            end += 1
-        elif following == '"' and not quoted:
-            self.i = start + 2
-            self._double_quoted(word)
-            return
-        else:
-            name = _NAME.match(s, start + 1)
-            if name:
-                end = name.end()
-            elif following and following in _SPECIAL_PARAMETERS:
-                end = start + 2
-            else:
-                word.text += "$"
-                self.i = start + 1
-                return
-            self._parameter(word, s[start + 1:end], s[start:end])
-        self.i = end
-
-    def _parameter(self, word: _Word, name: str, raw: str) -> None:
-        if name == "HOME":
-            word.text += self.home
-        elif name == "PWD":
-            word.text += _PWD_MARK
-        else:
-            word.unknown = True
-            word.text += raw
-
-    def _backquote(self, word: _Word) -> None:
-        end = self._skip_backquote(self.i)
-        body = re.sub(r"\\([\\`$])", r"\1", self.s[self.i + 1:end])
-        if body.strip() == "pwd":
-            word.text += _PWD_MARK
-        else:
-            word.unknown = True
-            word.subs.append(body)
-            word.text += self.s[self.i:end + 1]
-        self.i = end + 1
-
-    def _skip_backquote(self, start: int) -> int:
-        end = start + 1
-        while end < len(self.s) and self.s[end] != "`":
-            end += 2 if self.s[end] == "\\" else 1
-        if end >= len(self.s):
-            raise _ParseError("unbalanced backquotes")
-        return end
-
-    def _skip_double(self, start: int) -> int:
-        j = start + 1
-        while j < len(self.s):
-            char = self.s[j]
-            if char == "\\":
-                j += 2
-                continue
-            if char == '"':
-                return j
-            if self.s.startswith("$(", j):
-                j = self._close_paren(j + 1)
-                continue
-            if char == "`":
-                j = self._skip_backquote(j)
-            j += 1
-        raise _ParseError("unbalanced quotes")
-
-    def _close_paren(self, opening: int) -> int:
-        """The index just past the `)` that closes the `(` at `opening`."""
-        s, depth, j = self.s, 0, opening
-        while j < len(s):
-            char = s[j]
-            if char == "\\":
-                j += 2
-                continue
-            if char == "'":
-                j = s.find("'", j + 1)
-                if j < 0:
-                    break
-            elif char == '"':
-                j = self._skip_double(j)
-            elif char == "`":
-                j = self._skip_backquote(j)
-            elif char == "(":
-                depth += 1
-            elif char == ")":
-                depth -= 1
-                if depth == 0:
-                    return j + 1
-            j += 1
-        raise _ParseError("unbalanced parentheses")
-
-    def _close_brace(self, opening: int) -> int:
-        depth, j = 0, opening
-        while j < len(self.s):
-            char = self.s[j]
-            if char == "\\":
-                j += 2
-                continue
-            if char == "{":
-                depth += 1
-            elif char == "}":
-                depth -= 1
-                if depth == 0:
-                    return j + 1
-            j += 1
-        raise _ParseError("unbalanced braces")
-
-
-@dataclass
-class _Command:
-    words: list[_Word] = field(default_factory=list)
-    redirects: list[tuple[str, _Word]] = field(default_factory=list)
-
-
-_Pipeline = list[_Command]
-
-
-def _parse(tokens: list[_Word | _Op]) -> list[_Pipeline | str]:
-    """Groups tokens into pipelines; "(" and ")" mark where a subshell starts and ends."""
-    items: list[_Pipeline | str] = []
-    pipeline: _Pipeline = []
-    command = _Command()
-    position = 0
-    while position < len(tokens):
-        token = tokens[position]
-        position += 1
-        if isinstance(token, _Word):
-            command.words.append(token)
-            continue
-        if token.text in _REDIRECTIONS:
-            if position >= len(tokens) or not isinstance(tokens[position], _Word):
-                raise _ParseError(f"'{token.text}' without a target")
-            command.redirects.append((token.text, tokens[position]))  # type: ignore[arg-type]
-            position += 1
-            continue
-        if command.words or command.redirects:
-            pipeline.append(command)
-        command = _Command()
-        if token.text in ("|", "|&"):
-            continue
-        if pipeline:
-            items.append(pipeline)
-        pipeline = []
-        if token.text in ("(", ")"):
-            items.append(token.text)
-    if command.words or command.redirects:
-        pipeline.append(command)
-    if pipeline:
-        items.append(pipeline)
-    return items
-
-
-def _defines_fork_bomb(tokens: list[_Word | _Op]) -> bool:
+def _defines_fork_bomb(tokens: list[Word | Op]) -> bool:
     """A function whose body starts copies of itself in a pipe or the background."""
     for k in range(len(tokens) - 2):
         name, opening, closing = tokens[k:k + 3]
-        if not (isinstance(name, _Word) and opening == _Op("(") and closing == _Op(")")):
+        if not (isinstance(name, Word) and opening == Op("(") and closing == Op(")")):
             continue
-        body: list[_Word | _Op] = []
+        body: list[Word | Op] = []
         for token in tokens[k + 3:]:
-            if isinstance(token, _Word) and token.text == "}":
+            if isinstance(token, Word) and token.text == "}":
                 break
             body.append(token)
-        calls = sum(isinstance(t, _Word) and t.text == name.text for t in body)
-        if calls >= 2 and any(isinstance(t, _Op) and t.text in ("|", "&") for t in body):
+        calls = sum(isinstance(t, Word) and t.text == name.text for t in body)
+        if calls >= 2 and any(isinstance(t, Op) and t.text in ("|", "&") for t in body):
             return True
     return False
 
@@ -474,17 +113,17 @@ _SCRIPT_RUNNERS = frozenset({"eval", "source", "."})
 
 @dataclass
 class _Call:
-    words: list[_Word]
+    words: list[Word]
     privileged: str | None = None
 
 
-def _name_of(word: _Word) -> str:
+def _name_of(word: Word) -> str:
     return posixpath.basename(word.text)
 
 
 def _after_options(
-    args: list[_Word], value_options: frozenset[str], positionals: int
-) -> list[_Word]:
+    args: list[Word], value_options: frozenset[str], positionals: int
+) -> list[Word]:
     i = 0
     while i < len(args) and args[i].text.startswith("-") and args[i].text != "-":
         if args[i].text == "--":
@@ -494,7 +133,7 @@ def _after_options(
     return args[i + positionals:]
 
 
-def _xargs_command(args: list[_Word]) -> list[_Word]:
+def _xargs_command(args: list[Word]) -> list[Word]:
     """The command xargs runs, its input standing in as unknown words."""
     replace, i = None, 0
     while i < len(args):
@@ -516,11 +155,11 @@ def _xargs_command(args: list[_Word]) -> list[_Word]:
     if not command:
         return []
     if replace:
-        return [_Word(w.text, w.raw, unknown=True) if replace in w.text else w for w in command]
-    return [*command, _Word("", "input of xargs", unknown=True)]
+        return [Word(w.text, w.raw, unknown=True) if replace in w.text else w for w in command]
+    return [*command, Word("", "input of xargs", unknown=True)]
 
 
-def _unwrap(words: list[_Word]) -> _Call:
+def _unwrap(words: list[Word]) -> _Call:
     """Strips assignments, keywords and wrapper commands down to the command that runs."""
     privileged = None
     while words:
@@ -551,7 +190,7 @@ def _interpreter_family(name: str) -> str | None:
     return {"perl": "perl", "ruby": "ruby", "node": "node", "nodejs": "node"}.get(name)
 
 
-def _program(family: str, args: list[_Word]) -> tuple[str, _Word | None]:
+def _program(family: str, args: list[Word]) -> tuple[str, Word | None]:
     """Where an interpreter takes its program from: "stdin", "inline" or "file"."""
     code_letters, value_letters, value_options = _INTERPRETERS[family]
     i = 0
@@ -588,7 +227,7 @@ def _program(family: str, args: list[_Word]) -> tuple[str, _Word | None]:
     return "stdin", None
 
 
-def _reads_program_from_stdin(name: str, args: list[_Word]) -> bool:
+def _reads_program_from_stdin(name: str, args: list[Word]) -> bool:
     if name in ("source", "."):
         return bool(args) and args[0].text in _STDIN_FILES
     family = _interpreter_family(name)
@@ -603,7 +242,7 @@ def _system_reason(name: str) -> str | None:
     return None
 
 
-def _operands(args: list[_Word], value_options: frozenset[str] = frozenset()) -> list[_Word]:
+def _operands(args: list[Word], value_options: frozenset[str] = frozenset()) -> list[Word]:
     """The arguments that are not options (GNU style: options may come anywhere)."""
     operands, i, options_done = [], 0, False
     while i < len(args):
@@ -618,16 +257,16 @@ def _operands(args: list[_Word], value_options: frozenset[str] = frozenset()) ->
     return operands
 
 
-def _tail(word: _Word, text: str) -> _Word:
+def _tail(word: Word, text: str) -> Word:
     """A word made of the end of another (an option's attached value)."""
     unknown = word.unknown and ("$" in text or "`" in text)
     raw = word.raw if unknown else text
-    return _Word(text, raw, unknown=unknown, glob=word.glob, brace=word.brace)
+    return Word(text, raw, unknown=unknown, glob=word.glob, brace=word.brace)
 
 
-def _option_values(args: list[_Word], short: str, long: tuple[str, ...]) -> list[_Word]:
+def _option_values(args: list[Word], short: str, long: tuple[str, ...]) -> list[Word]:
     """The values given to the options `-x` (x in `short`, clusters allowed) and `--long`."""
-    values: list[_Word | None] = []
+    values: list[Word | None] = []
     for i, word in enumerate(args):
         text = word.text
         following = args[i + 1] if i + 1 < len(args) else None
@@ -675,19 +314,19 @@ def _real_parent(path: str) -> str:
     return posixpath.join(os.path.realpath(head), tail) if tail else os.path.realpath(path)
 
 
-def _is_remote(word: _Word) -> bool:
+def _is_remote(word: Word) -> bool:
     return re.match(r"[^/:]*:", word.text) is not None and not word.text.startswith(".")
 
 
-def _found_under(start: _Word) -> _Word:
+def _found_under(start: Word) -> Word:
     """What find reaches from a start path: the path and everything below it."""
-    return _Word(start.text.rstrip("/") + "/*", start.raw, unknown=start.unknown, glob=True)
+    return Word(start.text.rstrip("/") + "/*", start.raw, unknown=start.unknown, glob=True)
 
 
-def _with_found(word: _Word, found: _Word) -> _Word:
+def _with_found(word: Word, found: Word) -> Word:
     if "{}" not in word.text:
         return word
-    return _Word(word.text.replace("{}", found.text), word.raw,
+    return Word(word.text.replace("{}", found.text), word.raw,
                  unknown=word.unknown or found.unknown, glob=True)
 
 
@@ -869,9 +508,9 @@ class _Checker:
         if depth > _MAX_DEPTH:
             return "nests commands too deeply to check"
         try:
-            tokens = _Lexer(source, self.home).tokens()
-            items = _parse(tokens)
-        except _ParseError as exc:
+            tokens = Lexer(source, self.home).tokens()
+            items = parse(tokens)
+        except ParseError as exc:
             return f"cannot be parsed safely ({exc})"
         if _defines_fork_bomb(tokens):
             return "defines a fork bomb"
@@ -888,7 +527,7 @@ class _Checker:
                     return reason
         return None
 
-    def _pipeline(self, pipeline: _Pipeline, state: _State, depth: int) -> str | None:
+    def _pipeline(self, pipeline: Pipeline, state: _State, depth: int) -> str | None:
         for command in pipeline:
             for word in [*command.words, *(target for _, target in command.redirects)]:
                 for sub in word.subs:
@@ -904,7 +543,7 @@ class _Checker:
                 return reason
         return None
 
-    def _pipes_download(self, pipeline: _Pipeline) -> str | None:
+    def _pipes_download(self, pipeline: Pipeline) -> str | None:
         downloading = False
         for command in pipeline:
             words = _unwrap(command.words).words
@@ -917,7 +556,7 @@ class _Checker:
             downloading = downloading or name in _DOWNLOADERS
         return None
 
-    def _redirects(self, command: _Command, state: _State) -> str | None:
+    def _redirects(self, command: Command, state: _State) -> str | None:
         for op, target in command.redirects:
             if op not in _WRITE_REDIRECTIONS:
                 continue
@@ -928,7 +567,7 @@ class _Checker:
                 return reason
         return None
 
-    def _run(self, words: list[_Word], state: _State, depth: int) -> str | None:
+    def _run(self, words: list[Word], state: _State, depth: int) -> str | None:
         call = _unwrap(words)
         if call.privileged:
             return f"runs as another user ({call.privileged})"
@@ -946,7 +585,7 @@ class _Checker:
 
     # ---- what a word points at
 
-    def _places(self, word: _Word, cwd: str | None) -> list[_Place] | None:
+    def _places(self, word: Word, cwd: str | None) -> list[_Place] | None:
         """The absolute places a path word names, or None when that cannot be known."""
         if word.unknown:
             return None
@@ -955,10 +594,10 @@ class _Checker:
             return None
         places = []
         for text in texts:
-            if _PWD_MARK in text:
+            if PWD_MARK in text:
                 if cwd is None:
                     return None
-                text = text.replace(_PWD_MARK, cwd)
+                text = text.replace(PWD_MARK, cwd)
             if not text:
                 continue
             if not text.startswith("/"):
@@ -993,7 +632,7 @@ class _Checker:
         where = action.home if in_home else action.outside
         return f"{where} ({self._show(text)})"
 
-    def _delete(self, word: _Word, cwd: str | None, action: _Action = _DELETES) -> str | None:
+    def _delete(self, word: Word, cwd: str | None, action: _Action = _DELETES) -> str | None:
         places = self._places(word, cwd)
         if places is None:
             return f"{action.unknown} ({word.raw})"
@@ -1012,7 +651,7 @@ class _Checker:
                 return self._outside(action, real, place.text)
         return None
 
-    def _write(self, word: _Word, cwd: str | None, action: _Action = _WRITES) -> str | None:
+    def _write(self, word: Word, cwd: str | None, action: _Action = _WRITES) -> str | None:
         if word.procsub:
             return None
         places = self._places(word, cwd)
@@ -1030,18 +669,18 @@ class _Checker:
             return self._outside(action, real, place.text)
         return None
 
-    def _chdir(self, cwd: str | None, word: _Word) -> str | None:
+    def _chdir(self, cwd: str | None, word: Word) -> str | None:
         places = self._places(word, cwd)
         if not places or len(places) != 1 or places[0].glob:
             return None
         return places[0].text
 
-    def _downloads(self, word: _Word) -> bool:
+    def _downloads(self, word: Word) -> bool:
         """Whether a command substitution in the word runs a download."""
         for sub in word.subs:
             try:
-                items = _parse(_Lexer(sub, self.home).tokens())
-            except _ParseError:
+                items = parse(Lexer(sub, self.home).tokens())
+            except ParseError:
                 continue
             for item in items:
                 for command in item if isinstance(item, list) else []:
@@ -1052,7 +691,7 @@ class _Checker:
 
     # ---- rules, one per command family
 
-    def _runner(self, name: str, family: str | None, args: list[_Word], state: _State,
+    def _runner(self, name: str, family: str | None, args: list[Word], state: _State,
                 depth: int) -> str | None:
         if name == "eval":
             if any(self._downloads(w) for w in args):
@@ -1068,7 +707,7 @@ class _Checker:
             return self.check(program.text, state.copy(), depth + 1)
         return None
 
-    def _delete_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _delete_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         values = _SHRED_VALUE_OPTIONS if name == "shred" else frozenset()
         for target in _operands(args, values):
             reason = self._delete(target, state.cwd)
@@ -1076,7 +715,7 @@ class _Checker:
                 return reason
         return None
 
-    def _find_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _find_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         i = 0
         while i < len(args) and args[i].text[:2] in ("-H", "-L", "-P", "-O"):
             i += 1
@@ -1084,7 +723,7 @@ class _Checker:
         while i < len(args) and not args[i].text.startswith("-") and args[i].text not in ("(", "!"):
             starts.append(args[i])
             i += 1
-        found = [_found_under(start) for start in starts or [_Word(".", ".")]]
+        found = [_found_under(start) for start in starts or [Word(".", ".")]]
         expression = args[i:]
         if any(w.text == "-delete" for w in expression):
             for word in found:
@@ -1106,7 +745,7 @@ class _Checker:
             k += 1
         return None
 
-    def _copy_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _copy_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         operands = _operands(args, _COPY_VALUE_OPTIONS[name])
         remote_ok = name in ("rsync", "scp")
         targets = [] if remote_ok else _option_values(args, "t", ("--target-directory",))
@@ -1119,7 +758,7 @@ class _Checker:
         elif len(operands) >= 2:
             destinations, sources = operands[-1:], operands[:-1]
         elif name == "ln" and operands:
-            destinations, sources = [_Word(".", ".")], operands
+            destinations, sources = [Word(".", ".")], operands
         else:
             return None
         for word in destinations:
@@ -1133,7 +772,7 @@ class _Checker:
                     return reason
         return None
 
-    def _create_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _create_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         for target in _operands(args, _CREATE_VALUE_OPTIONS[name]):
             reason = self._write(target, state.cwd)
             if reason:
@@ -1141,7 +780,7 @@ class _Checker:
         return None
 
     def _permissions_rule(
-        self, name: str, args: list[_Word], state: _State, depth: int
+        self, name: str, args: list[Word], state: _State, depth: int
     ) -> str | None:
         operands = [w for w in args if not w.text.startswith("-")
                     or (name == "chmod" and _SYMBOLIC_MODE.fullmatch(w.text))]
@@ -1153,9 +792,9 @@ class _Checker:
                 return reason
         return None
 
-    def _sed_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _sed_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         in_place = script_given = False
-        operands: list[_Word] = []
+        operands: list[Word] = []
         i = 0
         while i < len(args):
             text = args[i].text
@@ -1188,7 +827,7 @@ class _Checker:
                 return reason
         return None
 
-    def _dd_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _dd_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         for word in args:
             if word.text.startswith("of="):
                 reason = self._write(_tail(word, word.text[3:]), state.cwd)
@@ -1196,7 +835,7 @@ class _Checker:
                     return reason
         return None
 
-    def _output_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _output_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         short, long = _OUTPUT_OPTIONS[name]
         for value in _option_values(args, short, long):
             reason = None if value.text == "-" else self._write(value, state.cwd)
@@ -1204,7 +843,7 @@ class _Checker:
                 return reason
         return None
 
-    def _git_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _git_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         cwd, i = state.cwd, 0
         while i < len(args) and args[i].text.startswith("-"):
             if args[i].text in _GIT_VALUE_OPTIONS and i + 1 < len(args):
@@ -1227,11 +866,11 @@ class _Checker:
             return f"discards changes outside the workspace (git {subcommand})"
         return None
 
-    def _git_destination(self, subcommand: str, rest: list[_Word], cwd: str | None) -> str | None:
+    def _git_destination(self, subcommand: str, rest: list[Word], cwd: str | None) -> str | None:
         """Where `git clone` or `git worktree add` creates its folder."""
         if subcommand == "clone":
             operands = _operands(rest, _GIT_CLONE_VALUE_OPTIONS)
-            target = operands[1] if len(operands) > 1 else _Word(".", ".")
+            target = operands[1] if len(operands) > 1 else Word(".", ".")
         elif rest[:1] and rest[0].text == "add":
             operands = _operands(rest[1:], _GIT_WORKTREE_VALUE_OPTIONS)
             target = operands[0] if operands else None
@@ -1239,7 +878,7 @@ class _Checker:
             target = None
         return self._write(target, cwd) if target else None
 
-    def _kill_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _kill_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         texts = [w.text for w in args]
         if texts == ["-1"]:
             return "signals every process (kill -1)"
@@ -1252,7 +891,7 @@ class _Checker:
             i += 1
         return "signals every process (kill -1)" if "-1" in texts[i:] else None
 
-    def _crontab_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _crontab_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         texts = [w.text for w in args]
         if "-u" in texts:
             at = texts.index("-u")
@@ -1263,7 +902,7 @@ class _Checker:
             return "removes the crontab (crontab -r)"
         return "replaces or edits the crontab (crontab)"
 
-    def _power_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _power_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         texts = [w.text for w in args]
         if name == "systemctl":
             action = next((t for t in texts if t in _POWER_ACTIONS), None)
@@ -1271,7 +910,7 @@ class _Checker:
             action = texts[0] if texts[:1] in (["0"], ["6"]) else None
         return f"shuts down or reboots the machine ({name} {action})" if action else None
 
-    def _cd_rule(self, name: str, args: list[_Word], state: _State, depth: int) -> str | None:
+    def _cd_rule(self, name: str, args: list[Word], state: _State, depth: int) -> str | None:
         if name == "popd":
             state.cwd = state.dirstack.pop() if state.dirstack else None
             return None
@@ -1288,7 +927,7 @@ class _Checker:
         return None
 
 
-_Rule = Callable[[_Checker, str, list[_Word], _State, int], "str | None"]
+_Rule = Callable[[_Checker, str, list[Word], _State, int], "str | None"]
 _RULES: dict[str, _Rule] = {
     **dict.fromkeys(("rm", "rmdir", "unlink", "shred", "srm"), _Checker._delete_rule),
     "find": _Checker._find_rule,
@@ -1312,117 +951,8 @@ def dangerous_command(command: str, root: Path, home: Path | None = None) -> str
     `root` is the workspace, where the shell starts; `home` defaults to the user's
     home directory. The reason is a short phrase such as "force-pushes to a remote".
     """
+    if "\0" in command:
+        return "cannot be parsed safely (it holds a NUL byte)"
     home_dir = os.path.realpath(home if home is not None else Path.home())
     root_dir = os.path.realpath(root)
     return _Checker(root_dir, home_dir).check(command, _State(root_dir))
-
-
-# ---------------------------------------------------------------------- secrets
-
-_SNIFF_MAX_SIZE = 1 << 20
-_SNIFF_BYTES = 64 << 10
-_PRIVATE_KEY_PEM = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
-_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults"})
-_SSH_KEY = re.compile(r"id_(?:rsa|dsa|ecdsa|ed25519)")
-_SECRET_FILES = {
-    **dict.fromkeys((".netrc", "_netrc", ".pgpass", ".pypirc", ".npmrc", ".git-credentials",
-                     "credentials", "credentials.json"), "credentials"),
-    **dict.fromkeys(("secrets.yml", "secrets.yaml", "secrets.json", "secrets.toml"),
-                    "a secrets file"),
-    ".htpasswd": "password hashes",
-    "terraform.tfstate": "Terraform state",
-}
-_SECRET_SUFFIXES = {
-    ".key": "a private key file",
-    ".ppk": "a private key file",
-    ".p12": "a key store",
-    ".pfx": "a key store",
-    ".jks": "a key store",
-    ".keystore": "a key store",
-    ".kdbx": "a password database",
-    ".credentials": "credentials",
-    ".tfstate": "Terraform state",
-    ".tfstate.backup": "Terraform state",
-}
-# Files that hold keys or only public material (certificates, public keys): secret by
-# name while their content cannot be read, cleared when it shows no private key.
-_KEY_CONTAINERS = {
-    ".pem": "a PEM file that may hold a private key",
-    ".asc": "a PGP file that may hold a private key",
-    ".gpg": "a PGP file that may hold a private key",
-}
-_SECRET_FOLDERS = {".ssh": "an SSH file", ".aws": "AWS credentials", ".gnupg": "a GnuPG file"}
-_SECRET_FOLDER_FILES = {(".docker", "config.json"): "registry credentials",
-                        (".kube", "config"): "cluster credentials"}
-
-
-def _is_env_file(name: str) -> bool:
-    if name in (".env", ".envrc"):
-        return True
-    if name.startswith(".env."):
-        return not _ENV_TEMPLATES.intersection(name.split(".")[2:])
-    if name.endswith(".env"):
-        return not _ENV_TEMPLATES.intersection(name[:-4].split("."))
-    return False
-
-
-def _secret_by_name(path: Path) -> str | None:
-    name = path.name.lower()
-    folders = [part.lower() for part in path.parts[:-1]]
-    if _is_env_file(name):
-        return f"an environment file ({path.name})"
-    if _SSH_KEY.match(name) and not name.endswith(".pub"):
-        return f"an SSH private key ({path.name})"
-    if name in _SECRET_FILES:
-        return f"{_SECRET_FILES[name]} ({path.name})"
-    if name.startswith("service-account") and name.endswith(".json"):
-        return f"a service account key ({path.name})"
-    for suffix, what in _SECRET_SUFFIXES.items():
-        if name.endswith(suffix):
-            return f"{what} ({path.name})"
-    for folder in folders:
-        if folder in _SECRET_FOLDERS:
-            return f"{_SECRET_FOLDERS[folder]} ({path.name})"
-    if folders and (folders[-1], name) in _SECRET_FOLDER_FILES:
-        return f"{_SECRET_FOLDER_FILES[folders[-1], name]} ({path.name})"
-    return None
-
-
-def _read_head(path: Path, limit: int) -> bytes | None:
-    try:
-        if not path.is_file() or path.stat().st_size > _SNIFF_MAX_SIZE:
-            return None
-        with path.open("rb") as handle:
-            return handle.read(limit)
-    except (OSError, ValueError):
-        return None
-
-
-def _pgp_secret_packet(data: bytes) -> bool:
-    """Whether binary OpenPGP data starts with a secret key packet (tags 5 and 7)."""
-    if not data or not data[0] & 0x80:
-        return False
-    tag = data[0] & 0x3F if data[0] & 0x40 else (data[0] >> 2) & 0x0F
-    return tag in (5, 7)
-
-
-def secret_reason(path: Path) -> str | None:
-    """Why the file at `path` looks like it holds secrets, or None.
-
-    Names decide first (`.env`, `id_rsa`, `*.key`, `.netrc`, files under `.ssh`...).
-    A readable regular file of at most 1 MB is also a secret when it holds a private
-    key, whatever its name; a `.pem`, `.asc` or `.gpg` file whose content shows no
-    private key is not. `.env` templates (`.env.example`, `.env.sample`...) are not
-    secrets; direnv's `.envrc` is, since it usually exports credentials. Missing or
-    unreadable files get the answer their name gives.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    head = _read_head(path, _SNIFF_MAX_SIZE if suffix in _KEY_CONTAINERS else _SNIFF_BYTES)
-    if head is not None and (_PRIVATE_KEY_PEM.search(head)
-                             or (suffix == ".gpg" and _pgp_secret_packet(head))):
-        return f"a private key ({path.name})"
-    reason = _secret_by_name(path)
-    if reason is None and suffix in _KEY_CONTAINERS and head is None:
-        return f"{_KEY_CONTAINERS[suffix]} ({path.name})"
-    return reason

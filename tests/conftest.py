@@ -59,6 +59,19 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 60
     )
 
 
+def processes_with(needle: str) -> list[int]:
+    """Pids of live processes whose command line contains `needle` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def write_script(path: Path, turns: list[dict]) -> Path:
     path.write_text(json.dumps({"turns": turns, "chunk_size": 5}))
     return path

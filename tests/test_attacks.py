@@ -25,7 +25,7 @@ from gemma_code.agent.workspace import LocalWorkspace
 from gemma_code.tools import default_tools
 from gemma_code.tools.sandbox import detect_sandbox
 
-from .conftest import git, run_cli, write_script
+from .conftest import git, processes_with, run_cli, write_script
 
 SANDBOX = detect_sandbox()
 needs_sandbox = pytest.mark.skipif(
@@ -273,19 +273,8 @@ def test_a_fork_heavy_command_is_killed_at_the_timeout_with_all_its_children(wor
     assert "timed out" in result.summary
     assert time.monotonic() - started < 15
     time.sleep(0.5)
-    assert _processes_with(f"sleep\0{marker}") == []
+    assert processes_with(f"sleep\0{marker}") == []
 
-
-def _processes_with(needle: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if needle.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def test_headless_auto_without_a_sandbox_asks_for_shell(world: World):

@@ -1,4 +1,4 @@
-"""The safety policy: which shell commands always need a yes, which files look secret.
+"""The safety policy for shell commands: which command lines always need a yes.
 
 Command checks use a made-up workspace and home that need not exist: the checker only
 reads paths (resolving links where they do exist), so these stay the same everywhere.
@@ -6,13 +6,12 @@ reads paths (resolving links where they do exist), so these stay the same everyw
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 from gemma_code.agent import safety
-from gemma_code.agent.safety import dangerous_command, secret_reason
+from gemma_code.agent.safety import dangerous_command
 
 HOME = Path("/home/dev")
 ROOT = HOME / "project"
@@ -399,189 +398,5 @@ def test_deep_nesting_is_refused_rather_than_followed() -> None:
     assert check("echo " + "$(echo " * 20 + "x" + ")" * 20) == "nests commands too deeply to check"
 
 
-# ----------------------------------------------------------------- secret files
-
-PRIVATE_KEY = (
-    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
-    "b3BlbnNzaC1rZXktdjEAAAAA\n"
-    "-----END OPENSSH PRIVATE KEY-----\n"
-)
-CERTIFICATE = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n"
-
-SECRET_NAMES = [
-    ".env",
-    ".env.local",
-    ".env.production",
-    "prod.env",
-    ".envrc",
-    "id_rsa",
-    "id_ed25519",
-    "id_ecdsa",
-    "id_dsa",
-    "id_rsa.old",
-    "server.key",
-    "cert.p12",
-    "store.pfx",
-    "app.jks",
-    "release.keystore",
-    "vault.kdbx",
-    "putty.ppk",
-    ".netrc",
-    "_netrc",
-    ".pgpass",
-    ".pypirc",
-    ".npmrc",
-    ".git-credentials",
-    "credentials",
-    "credentials.json",
-    "gcp.credentials",
-    "secrets.yml",
-    "secrets.yaml",
-    "secrets.json",
-    "secrets.toml",
-    ".htpasswd",
-    "service-account-prod.json",
-    "terraform.tfstate",
-    ".ssh/config",
-    ".ssh/known_hosts",
-    ".aws/config",
-    ".gnupg/pubring.kbx",
-    ".docker/config.json",
-    ".kube/config",
-    "unread.pem",
-    "unread.asc",
-]
-
-ORDINARY_NAMES = [
-    ".env.example",
-    ".env.sample",
-    ".env.template",
-    ".env.dist",
-    ".env.defaults",
-    ".env.local.example",
-    "example.env",
-    "environment.py",
-    "env.py",
-    ".flaskenv",
-    "keys.py",
-    "id_rsa.pub",
-    "id_ed25519.pub",
-    "README.md",
-    "config.json",
-    "secrets.py",
-    "server.crt",
-    ".docker/Dockerfile",
-    "src/credentials_form.tsx",
-]
-
-
-@pytest.mark.parametrize("name", SECRET_NAMES)
-def test_secret_names(tmp_path: Path, name: str) -> None:
-    reason = secret_reason(tmp_path / name)
-    assert isinstance(reason, str) and Path(name).name in reason
-
-
-@pytest.mark.parametrize("name", ORDINARY_NAMES)
-def test_ordinary_names(tmp_path: Path, name: str) -> None:
-    assert secret_reason(tmp_path / name) is None
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        (".env", "an environment file (.env)"),
-        ("id_rsa", "an SSH private key (id_rsa)"),
-        (".netrc", "credentials (.netrc)"),
-        ("server.key", "a private key file (server.key)"),
-    ],
-)
-def test_secret_reasons_say_what_the_file_is(tmp_path: Path, name: str, expected: str) -> None:
-    assert secret_reason(tmp_path / name) == expected
-
-
-def test_private_key_content_is_secret_whatever_the_name(tmp_path: Path) -> None:
-    path = tmp_path / "notes.txt"
-    path.write_text("deploy key:\n" + PRIVATE_KEY)
-    assert secret_reason(path) == "a private key (notes.txt)"
-    (tmp_path / "keys.py").write_text("KEY = 'not a key'\n")
-    assert secret_reason(tmp_path / "keys.py") is None
-
-
-@pytest.mark.parametrize(
-    "header",
-    ["RSA PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY", "ENCRYPTED PRIVATE KEY",
-     "PGP PRIVATE KEY BLOCK"],
-)
-def test_every_kind_of_pem_private_key(tmp_path: Path, header: str) -> None:
-    path = tmp_path / "blob.txt"
-    path.write_text(f"-----BEGIN {header}-----\nAAAA\n-----END {header}-----\n")
-    assert secret_reason(path) == "a private key (blob.txt)"
-
-
-def test_certificates_are_not_secret_but_keys_in_pem_files_are(tmp_path: Path) -> None:
-    (tmp_path / "public.pem").write_text(CERTIFICATE)
-    (tmp_path / "server.crt").write_text(CERTIFICATE)
-    (tmp_path / "bundle.pem").write_text(CERTIFICATE + PRIVATE_KEY)
-    (tmp_path / "server.key").write_text(CERTIFICATE)
-    (tmp_path / "leaked.crt").write_text(PRIVATE_KEY)
-    assert secret_reason(tmp_path / "public.pem") is None
-    assert secret_reason(tmp_path / "server.crt") is None
-    assert secret_reason(tmp_path / "bundle.pem") == "a private key (bundle.pem)"
-    assert secret_reason(tmp_path / "server.key") == "a private key file (server.key)"
-    assert secret_reason(tmp_path / "leaked.crt") == "a private key (leaked.crt)"
-
-
-def test_pgp_files_are_judged_by_content(tmp_path: Path) -> None:
-    (tmp_path / "public.asc").write_text("-----BEGIN PGP PUBLIC KEY BLOCK-----\nmQINBF\n")
-    (tmp_path / "private.asc").write_text("-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQdGBF\n")
-    (tmp_path / "secring.gpg").write_bytes(bytes([0x95, 0x01, 0xD8]) + b"\x04" * 40)
-    (tmp_path / "pubring.gpg").write_bytes(bytes([0x99, 0x01, 0x0D]) + b"\x04" * 40)
-    (tmp_path / "new-format.gpg").write_bytes(bytes([0xC5, 0x58]) + b"\x04" * 40)
-    assert secret_reason(tmp_path / "public.asc") is None
-    assert secret_reason(tmp_path / "private.asc") == "a private key (private.asc)"
-    assert secret_reason(tmp_path / "secring.gpg") == "a private key (secring.gpg)"
-    assert secret_reason(tmp_path / "pubring.gpg") is None
-    assert secret_reason(tmp_path / "new-format.gpg") == "a private key (new-format.gpg)"
-
-
-def test_large_files_are_not_sniffed(tmp_path: Path) -> None:
-    path = tmp_path / "dump.txt"
-    path.write_text(PRIVATE_KEY + "x" * (1 << 20))
-    assert secret_reason(path) is None
-    near = tmp_path / "late.txt"
-    near.write_text("x" * (70 << 10) + PRIVATE_KEY)
-    assert secret_reason(near) is None
-
-
-def test_missing_and_odd_paths_never_raise(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("x")
-    assert secret_reason(tmp_path / "file" / ".env") == "an environment file (.env)"
-    assert secret_reason(tmp_path / "nothing" / "key.pem") == (
-        "a PEM file that may hold a private key (key.pem)")
-    assert secret_reason(tmp_path) is None
-
-
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
-def test_a_named_pipe_is_not_opened(tmp_path: Path) -> None:
-    fifo = tmp_path / "stream.txt"
-    os.mkfifo(fifo)
-    assert secret_reason(fifo) is None
-    env_fifo = tmp_path / ".env"
-    os.mkfifo(env_fifo)
-    assert secret_reason(env_fifo) == "an environment file (.env)"
-
-
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads everything")
-def test_unreadable_files_get_the_name_based_answer(tmp_path: Path) -> None:
-    pem = tmp_path / "server.pem"
-    pem.write_text(CERTIFICATE)
-    hidden = tmp_path / "notes.txt"
-    hidden.write_text(PRIVATE_KEY)
-    pem.chmod(0)
-    hidden.chmod(0)
-    try:
-        assert secret_reason(pem) == "a PEM file that may hold a private key (server.pem)"
-        assert secret_reason(hidden) is None
-    finally:
-        pem.chmod(0o600)
-        hidden.chmod(0o600)
+def test_a_nul_byte_is_refused_not_raised(tmp_path: Path):
+    assert "NUL" in dangerous_command("echo x > a\0b", tmp_path)

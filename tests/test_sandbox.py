@@ -196,6 +196,19 @@ def test_home_is_read_only(bwrap, ws):
         (home / name).unlink(missing_ok=True)
 
 
+def test_commands_on_path_under_tmp_stay_usable(bwrap, ws, monkeypatch):
+    """A tool folder (or this very virtualenv) under /tmp is not hidden by the private /tmp."""
+    with tempfile.TemporaryDirectory(dir=SANDBOX_TMP) as folder:
+        tool = Path(folder) / "hello-tool"
+        tool.write_text("#!/bin/sh\necho hello from the tool\n")
+        tool.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+        done = in_sandbox(bwrap, ws, f"hello-tool && {sys.executable} -c 'print(1 + 1)' "
+                                     f"&& echo x > {folder}/written")
+        assert done.stdout.splitlines() == ["hello from the tool", "2"], done.stderr
+        assert not (Path(folder) / "written").exists()  # visible, but read-only
+
+
 def test_tmp_is_private_and_writable(bwrap, ws):
     name = f"gemma-sandbox-test-{uuid.uuid4().hex}"
     with tempfile.TemporaryDirectory(dir=SANDBOX_TMP) as folder:

@@ -53,6 +53,7 @@ class Bubblewrap:
             "--dev", "/dev",
             "--proc", "/proc",
             "--tmpfs", "/tmp",
+            *_tools_under_tmp(),
             *_hide_host_services(),
             # After the /tmp tmpfs, so a workspace under /tmp stays visible and writable.
             "--bind", here, here,
@@ -72,6 +73,20 @@ class Bubblewrap:
         # --cap-drop ALL: run as root, bwrap would otherwise keep every capability, and
         # `mount -o remount,rw /` would undo the read-only view.
         return [*flags, "--die-with-parent", "--cap-drop", "ALL"]
+
+
+def _tools_under_tmp() -> list[str]:
+    """Read-only binds for this Python's environment and PATH folders that live under /tmp.
+
+    The private /tmp would hide them, and with them the commands the user expects to run.
+    """
+    wanted = [sys.prefix, *os.environ.get("PATH", "").split(os.pathsep)]
+    tmp = Path("/tmp").resolve()
+    kept: list[str] = []
+    for folder in dict.fromkeys(os.path.realpath(p) for p in wanted if p):
+        if Path(folder).is_relative_to(tmp) and Path(folder).is_dir():
+            kept += ["--ro-bind", folder, folder]
+    return kept
 
 
 def _hide_host_services() -> list[str]:

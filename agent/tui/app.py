@@ -198,6 +198,8 @@ class GemmaCodeApp(App[None]):
     ) -> Session:
         session = Session(self.settings, backend, self.root, self.approver, saved, history)
         session.agent.tools.mode = self.mode
+        if self.session is not None:  # "always" answers hold for as long as the app runs
+            session.agent.tools.keep_approvals_of(self.session.agent.tools)
         self.approver.cancel = session.cancel
         return session
 

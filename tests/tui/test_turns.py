@@ -120,6 +120,41 @@ async def test_always_for_shell_remembers_the_command_prefix(repo: Path):
         assert app.session.agent.tools.shell_allow[-1] == "echo"
 
 
+async def test_always_answers_outlive_clear(repo: Path):
+    echo = {"name": "run_shell", "arguments": {"command": "echo one"}}
+    echo2 = {"name": "run_shell", "arguments": {"command": "echo two"}}
+    app, backend = make_app(repo, [{"tool_calls": [echo]}, {"text": "ok"},
+                                   {"tool_calls": [echo2]}, {"text": "ok again"}])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await send(pilot, "say one")
+        await until(pilot, lambda: app.query(ApprovalPrompt))
+        await pilot.press("a")
+        await finished(pilot)
+        await send(pilot, "/clear")
+        await send(pilot, "say two")
+        await finished(pilot)
+        assert not app.query(ApprovalPrompt)
+        assert "two" in tool_text(app.query_one(ToolBlock))
+
+
+async def test_a_destructive_command_offers_no_always(repo: Path, tmp_path: Path):
+    wipe = {"name": "run_shell", "arguments": {"command": "rm -rf ~/.gemma-code-test-no-such-dir"}}
+    app, backend = make_app(repo, [{"tool_calls": [wipe]}, {"text": "not done"}], approval="auto")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await send(pilot, "clean up")
+        await until(pilot, lambda: app.query(ApprovalPrompt))
+        prompt = app.query_one(ApprovalPrompt)
+        assert "home directory" in prompt.reason and not prompt.query("#always")
+        await pilot.press("a")  # no such choice: nothing happens
+        assert not prompt.answered
+        await pilot.press("n")
+        await pilot.press("enter")
+        await finished(pilot)
+        assert "denied" in tool_text(app.query_one(ToolBlock))
+
+
 async def test_escape_interrupts_a_long_answer_and_the_session_goes_on(repo: Path):
     long = " ".join(f"word{i}" for i in range(2000))
     app, backend = make_app(repo, [{"text": long}, {"text": "Still here."}],
