@@ -332,11 +332,7 @@ class EditFile:
 
     def __call__(self, args: EditFile.Args, ctx: ToolContext) -> ToolResult:
         old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n")
-        if not old:
-            raise ToolError(
-                "`old` is empty; to create a file or replace all of it, use write_file."
-            )
-        if old == new:
+        if old == new and old:
             raise ToolError("`old` and `new` are the same, so the edit would change nothing.")
         path = _existing_file(
             ctx,

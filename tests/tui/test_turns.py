@@ -120,6 +120,20 @@ async def test_always_for_shell_remembers_the_command_prefix(repo: Path):
         assert app.session.agent.tools.shell_allow[-1] == "echo"
 
 
+async def test_an_edit_with_empty_old_text_is_previewed_without_hanging(repo: Path):
+    """Qwen 1.5B sent `old: ""`; the preview once looped forever on the UI thread."""
+    bad = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "",
+                                              "new": "def multiply(a, b):\n    return a * b\n"}}
+    app, backend = make_app(repo, [{"tool_calls": [bad]}, {"text": "ok"}])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await send(pilot, "add multiply")
+        await until(pilot, lambda: app.query(ApprovalPrompt))
+        await pilot.press("y")
+        await finished(pilot)
+        assert "`old` is empty" in tool_text(app.query_one(ToolBlock))
+
+
 async def test_always_answers_outlive_clear(repo: Path):
     echo = {"name": "run_shell", "arguments": {"command": "echo one"}}
     echo2 = {"name": "run_shell", "arguments": {"command": "echo two"}}
