@@ -211,7 +211,11 @@ class Edit:
 def find_edit(text: str, old: str, new: str, *, replace_all: bool, shown: str) -> Edit:
     """`old` -> `new` in `text`: exact, else ignoring whitespace, else near-identical lines."""
     if not old:
-        raise ToolError("`old` is empty; to create a file or replace all of it, use write_file.")
+        raise ToolError(
+            "`old` is empty. To insert text, copy a few existing lines next to the spot into "
+            "`old` and put the same lines plus your addition in `new`; to create a new file, "
+            "use write_file."
+        )
     count = text.count(old)
     if count == 1 or (count > 1 and replace_all):
         note = f"Replaced {count} occurrences." if count > 1 else ""
