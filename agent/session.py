@@ -132,19 +132,22 @@ class Session:
             return []
         try:
             checkpoint = self.checkpoints.end_turn()
-            if checkpoint is None or not checkpoint.files:
-                return []
-            said = [Notice(text=_changed_line(checkpoint))]
-            if self.settings.auto_commit:
-                said.append(Notice(text=self._commit(checkpoint)))
         except CheckpointError as exc:
-            return [Notice(text=f"checkpoint not saved: {exc}")]
+            return [Notice(text=f"the end of this turn was not checkpointed: {exc}")]
+        if checkpoint is None or not checkpoint.files:
+            return []
+        said = [Notice(text=_changed_line(checkpoint))]
+        if self.settings.auto_commit:
+            said.append(Notice(text=self._commit(checkpoint)))
         return said
 
     def _commit(self, checkpoint: Checkpoint) -> str:
         answer = next((m.text for m in reversed(self.agent.messages)
                        if isinstance(m, AssistantMessage) and m.text.strip()), "")
-        sha = self.checkpoints.commit_turn(checkpoint, answer.strip())
+        try:
+            sha = self.checkpoints.commit_turn(checkpoint, answer.strip())
+        except CheckpointError as exc:
+            return str(exc)
         return f"committed {sha[:10]}" if sha else "auto-commit: nothing to commit"
 
 
@@ -152,6 +155,7 @@ def _changed_line(checkpoint: Checkpoint) -> str:
     files = checkpoint.files
     shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
     return f"changed {shown} (/undo or `gemma-code undo` puts them back)"
+
 
 @contextmanager
 def open_session(
