@@ -59,16 +59,21 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 60
     )
 
 
-def processes_with(needle: str) -> list[int]:
-    """Pids of live processes whose command line contains `needle` (Linux /proc)."""
+def marker_pids(marker: str, *, leading: bool = False) -> list[int]:
+    """Live processes whose command line holds `marker` (`leading`: as argv[0])."""
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if needle.encode() in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        argv0 = cmdline.split(b"\0", 1)[0]
+        hit = argv0 == marker.encode() if leading else marker.encode() in cmdline
+        if hit and state != "Z":
+            found.append(int(entry.name))
     return found
 
 

@@ -25,7 +25,7 @@ from gemma_code.agent.workspace import LocalWorkspace
 from gemma_code.tools import default_tools
 from gemma_code.tools.sandbox import detect_sandbox
 
-from .conftest import git, processes_with, run_cli, write_script
+from .conftest import git, marker_pids, run_cli, write_script
 
 SANDBOX = detect_sandbox()
 needs_sandbox = pytest.mark.skipif(
@@ -273,7 +273,7 @@ def test_a_fork_heavy_command_is_killed_at_the_timeout_with_all_its_children(wor
     assert "timed out" in result.summary
     assert time.monotonic() - started < 15
     time.sleep(0.5)
-    assert processes_with(f"sleep\0{marker}") == []
+    assert marker_pids(f"sleep\0{marker}") == []
 
 
 

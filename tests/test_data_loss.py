@@ -21,7 +21,7 @@ import pytest
 
 from gemma_code.tools.sandbox import detect_sandbox
 
-from .conftest import git, processes_with, run_cli, write_script
+from .conftest import git, marker_pids, run_cli, write_script
 
 BIG = "new line\n" * 4_000_000  # 36 MB: a write that takes long enough to be killed inside
 
@@ -79,7 +79,7 @@ def undo(repo: Path, env: dict[str, str]) -> str:
 
 def leftover_processes(needle: str) -> list[int]:
     """Processes of the killed command still alive; killed here, since the test started them."""
-    found = processes_with(needle)
+    found = marker_pids(needle)
     for pid in found:  # ours (the test started them): do not leave them behind
         try:
             os.kill(pid, signal.SIGKILL)

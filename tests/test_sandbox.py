@@ -33,7 +33,7 @@ from gemma_code.tools.sandbox import (
 )
 from gemma_code.tools.shell import RunShell
 
-from .conftest import git
+from .conftest import git, marker_pids
 
 ON_LINUX = sys.platform.startswith("linux")
 SANDBOX_TMP = Path("/tmp")  # what the sandbox replaces with its own, private /tmp
@@ -107,24 +107,6 @@ def run_tool(ctx: ToolContext, command: str, **kwargs):
 
 def text_of(result) -> str:
     return "\n".join(part.text for part in result.content)
-
-
-def marker_pids(marker: str, *, leading: bool = False) -> list[int]:
-    """Live processes whose command line holds `marker` (`leading`: as argv[0])."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        argv0 = cmdline.split(b"\0", 1)[0]
-        hit = argv0 == marker.encode() if leading else marker.encode() in cmdline
-        if hit and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def wait_for(condition, within: float, step: float = 0.05) -> bool:
