@@ -8,7 +8,7 @@ import sys
 import os
 from pathlib import Path
 
-from .config import ConfigError, Settings, load_settings
+from .config import Settings, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -112,15 +112,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .session import open_session
     from .sessions import SessionStore
 
-    for image in args.image:
-        if not image.is_file():
-            raise ConfigError(f"--image {image}: no such file")
+    from .images import ImageError, prepare_image
+
+    try:  # a bad image fails before the model loads
+        images = [prepare_image(path) for path in args.image]
+    except ImageError as exc:
+        raise ImageError(f"--image: {exc}") from None
     settings, _ = _settings(args)
     store = SessionStore()
     with open_session(settings, args.directory.resolve(), store=store,
                       resume=_resume_id(args, store),
                       notice=lambda text: print(text, file=sys.stderr)) as session:
-        user = UserMessage.of(args.prompt, images=tuple(p.resolve() for p in args.image))
+        attached = []
+        for image in images:
+            for_model = session.attach_image(image)
+            print(f"gemma-code: {for_model.how}", file=sys.stderr)
+            attached.extend(for_model.parts)
+        user = UserMessage.of(args.prompt, tuple(attached))
         events = session.run(user)
         done = print_json(events, sys.stdout) if args.json else print_human(events, sys.stdout, sys.stderr)
     if done is None:

@@ -30,6 +30,10 @@ class Settings(BaseModel):
     )
     backend: BackendName = "auto"
     mmproj: str | None = Field(None, description="image projector GGUF for a local model path")
+    image_tokens: int = Field(
+        280, ge=70, le=1120,
+        description="the most tokens one image may cost a vision model (Gemma 4: 70 to 1120)",
+    )
     approval: ApprovalMode = "ask"
     max_steps: int = Field(40, ge=1, description="model steps per user turn")
     max_tokens: int = Field(2048, ge=16, description="tokens one model step may generate")

@@ -61,14 +61,19 @@ class UserMessage(BaseModel):
     content: tuple[Part, ...]
 
     @classmethod
-    def of(cls, text: str, images: tuple[Path, ...] = ()) -> UserMessage:
-        parts: list[TextPart | ImagePart] = [ImagePart(path=p) for p in images]
-        parts.append(TextPart(text=text))
-        return cls(content=tuple(parts))
+    def of(cls, text: str, attachments: tuple[Part, ...] = ()) -> UserMessage:
+        """The user's text after what they attached (images, or text read from them)."""
+        return cls(content=(*attachments, TextPart(text=text)))
 
     @property
     def text(self) -> str:
         return "\n".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    @property
+    def typed(self) -> str:
+        """What the person typed: the last text part (attachments and notes come before it)."""
+        texts = [p.text for p in self.content if isinstance(p, TextPart)]
+        return texts[-1] if texts else ""
 
 
 class AssistantMessage(BaseModel):

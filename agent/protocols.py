@@ -42,6 +42,7 @@ class Backend(Protocol):
 
     name: str
     context_size: int
+    vision: bool  # reads images itself; without it images reach the model as OCR text
 
     def stream(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions
@@ -111,6 +112,8 @@ class ToolContext:
     sandbox: ShellSandbox | None = None  # None: shell commands run unconfined
     # sha256 of each file as the agent last read or wrote it: edits of a file changed since fail.
     seen: dict[Path, str] = field(default_factory=dict)
+    vision: bool = False  # the model reads images itself (else tools hand it OCR text)
+    network: bool = False  # tools may reach hosts other than this machine
 
 
 @runtime_checkable

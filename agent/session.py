@@ -16,6 +16,7 @@ from .approval import DenyApprover
 from .checkpoints import Checkpoint, CheckpointError, Checkpoints, UndoResult
 from .config import Settings
 from .events import AgentEvent, Notice, TurnDone
+from .images import ImageForModel, PreparedImage, image_for_model, prepare_image
 from .loop import Agent, run_turn
 from .messages import AssistantMessage, Message, SystemMessage, TextPart, UserMessage
 from .prompts import system_prompt
@@ -54,7 +55,10 @@ class Session:
         self.agent = Agent(
             backend=backend,
             tools=registry,
-            ctx=ToolContext(self.workspace, self.cancel, settings.shell_timeout, sandbox),
+            ctx=ToolContext(
+                self.workspace, self.cancel, settings.shell_timeout, sandbox,
+                vision=backend.vision, network=settings.network,
+            ),
             options=GenerationOptions(
                 max_tokens=settings.max_tokens, temperature=settings.temperature,
                 constrain_tool_calls=settings.constrain_tool_calls, cancel=self.cancel,
@@ -82,6 +86,17 @@ class Session:
             self.saved.append(new)
         self._saved_count = len(self.agent.messages)
 
+    def attach_image(
+        self, source: Path | bytes | PreparedImage, name: str | None = None
+    ) -> ImageForModel:
+        """An image for the next message: itself for a model with vision, else its OCR text.
+
+        Raises ImageError (missing, not an image, damaged, too big, no OCR) with the reason.
+        """
+        if not isinstance(source, PreparedImage):
+            source = prepare_image(source, name=name)
+        return image_for_model(source, vision=self.backend.vision)
+
     def run(self, user: UserMessage) -> Iterator[AgentEvent]:
         """Run one turn; every message is saved as soon as the loop adds it.
 
@@ -92,7 +107,7 @@ class Session:
         for text in self.notices:
             yield Notice(text=text)
         self.notices.clear()
-        label = user.text
+        label = user.typed
         if self.model_notes:
             notes = tuple(TextPart(text=note) for note in self.model_notes)
             user = UserMessage(content=(*notes, *user.content))

@@ -114,6 +114,6 @@ def _title(stream) -> str:
         except ValidationError:
             return ""
         if isinstance(message, UserMessage):
-            text = " ".join(message.text.split())
+            text = " ".join(message.typed.split())
             return text[:60] + ("…" if len(text) > 60 else "")
     return ""

@@ -31,23 +31,19 @@ class ChatTemplateError(Exception):
     """The model has no usable chat template."""
 
 
-def _text_of(parts: Sequence[Any]) -> str:
-    return "\n".join(p.text for p in parts if isinstance(p, TextPart))
-
-
-def _content(parts: Sequence[Any]) -> str | list[dict[str, str]]:
-    if not any(isinstance(p, ImagePart) for p in parts):
-        return _text_of(parts)
-    return [
-        {"type": "image"} if isinstance(p, ImagePart) else {"type": "text", "text": p.text}
-        for p in parts
-    ]
+def unseen_image_note(image: ImagePart) -> str:
+    """What a model without vision reads where an image was (after switching models, say)."""
+    return f"[an image ({image.path.name}) that this model cannot see]"
 
 
 class ChatTemplate:
     """A compiled chat template plus the special tokens it refers to."""
 
-    def __init__(self, source: str, bos_token: str = "", eos_token: str = "") -> None:
+    def __init__(
+        self, source: str, bos_token: str = "", eos_token: str = "", media_marker: str | None = None
+    ) -> None:
+        """`media_marker`: the text that stands for an image (the vision library replaces it);
+        None when the model cannot see images, which then appear as a short note."""
         from jinja2 import TemplateError
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -61,6 +57,16 @@ class ChatTemplate:
         self.source = source
         self.bos_token, self.eos_token = bos_token, eos_token
         self.tool_results_as_responses = "tool_responses" in source
+        self.media_marker = media_marker
+
+    def _content(self, parts: Sequence[Any]) -> str:
+        # Images go in as text every template can take: the marker the vision library
+        # replaces with the image (as llama.cpp's own server does), or a note.
+        return "\n".join(
+            p.text if isinstance(p, TextPart)
+            else self.media_marker or unseen_image_note(p)
+            for p in parts
+        )
 
     @staticmethod
     def _raise(message: str) -> None:
@@ -73,7 +79,7 @@ class ChatTemplate:
             if isinstance(m, SystemMessage):
                 out.append({"role": "system", "content": m.content})
             elif isinstance(m, UserMessage):
-                out.append({"role": "user", "content": _content(m.content)})
+                out.append({"role": "user", "content": self._content(m.content)})
             elif isinstance(m, AssistantMessage):
                 d: dict[str, Any] = {"role": "assistant", "content": m.text}
                 if m.tool_calls:
@@ -85,6 +91,11 @@ class ChatTemplate:
                 out.append(d)
             elif isinstance(m, ToolMessage):
                 out.append(self._tool_dict(m))
+                images = [p for p in m.content if isinstance(p, ImagePart)]
+                if images:
+                    # Chat templates take images only in user turns: the tool's image follows.
+                    shown = TextPart(text=f"(the image from {m.name}:)")
+                    out.append({"role": "user", "content": self._content([shown, *images])})
         return out
 
     def _tool_dict(self, m: ToolMessage) -> dict[str, Any]:

@@ -37,18 +37,24 @@ def open_backend(
     if settings.model == "auto" and spec.name != DEFAULT_MODEL:
         notice(f"{DEFAULT_MODEL} is not downloaded; using the bundled {spec.name} "
                f"(`gemma-code pull {DEFAULT_MODEL}` gets the default model)")
-    backend = spec.backend if settings.backend == "auto" else settings.backend
-    if backend != spec.backend:
-        raise ModelError(f"{spec.name} is a {spec.backend} model; it cannot run on {backend}")
-    if backend == "mlx":
+    kind = spec.backend if settings.backend == "auto" else settings.backend
+    if kind != spec.backend:
+        raise ModelError(f"{spec.name} is a {spec.backend} model; it cannot run on {kind}")
+    if kind == "mlx":
         raise ModelError("the MLX backend is not available yet; use a GGUF model with llama.cpp")
     from .llama_cpp import LlamaCppBackend
 
     sampling = spec.sampling
     if settings.temperature is not None:
         sampling = sampling.model_copy(update={"temperature": settings.temperature})
-    return LlamaCppBackend(
+    if spec.vision and resolved.mmproj is None:
+        notice(f"{spec.name}: its image projector is not downloaded, so images are read with "
+               f"OCR (`gemma-code pull {spec.name}` fetches it)")
+    backend = LlamaCppBackend(
         resolved.path, context_size=settings.context_size or spec.context_size,
         sampling=sampling, chat_format=spec.chat_format, n_gpu_layers=settings.n_gpu_layers,
-        n_threads=settings.n_threads,
+        n_threads=settings.n_threads, mmproj=resolved.mmproj, image_tokens=settings.image_tokens,
     )
+    if backend.vision_error:
+        notice(f"{backend.vision_error}; images are read with OCR instead")
+    return backend

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, ToolCallParsed, Usage
-from gemma_code.agent.messages import AssistantMessage, ImagePart, Message, UserMessage
+from gemma_code.agent.messages import AssistantMessage, Message
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .registry import Sampling
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
+from .llama_vision import Projector, VisionError, last_images
 from .toolcalls import ToolCallParser
 
 # Plain word characters: templates trim content, and str.strip() eats control characters.
@@ -63,6 +64,13 @@ def _quiet_llama_log() -> None:
 
     _log_callback = keep_errors
     llama_cpp.llama_log_set(keep_errors, ctypes.c_void_p(0))
+    try:  # the image projector's library logs on its own
+        import llama_cpp.mtmd_cpp as mtmd
+
+        mtmd.mtmd_log_set(keep_errors, ctypes.c_void_p(0))
+        mtmd.mtmd_helper_log_set(keep_errors, ctypes.c_void_p(0))
+    except (ImportError, AttributeError, OSError):
+        pass
 
 
 def _tools_key(tools: Sequence[ToolSpec]) -> str:
@@ -90,11 +98,25 @@ class LlamaCppBackend:
         n_gpu_layers: int = -1,
         n_threads: int | None = None,
         n_batch: int = 512,
+        mmproj: Path | None = None,
+        image_tokens: int = 280,
     ) -> None:
+        """`mmproj`: the model's image projector; with it the model sees images, each costing
+        at most `image_tokens` (a batch holds a whole image: its tokens attend both ways)."""
+        if mmproj is not None:
+            n_batch = max(n_batch, image_tokens)
         self.llm = self._load(model_path, context_size, n_gpu_layers, n_threads, n_batch)
         self.model_path = model_path
         self.context_size = self.llm.n_ctx()
         self.sampling = sampling
+        self.projector: Projector | None = None
+        self.vision_error: str | None = None  # why an image projector given could not be used
+        if mmproj is not None:
+            try:
+                self.projector = Projector(self.llm, mmproj, max_image_tokens=image_tokens)
+            except VisionError as exc:
+                self.vision_error = str(exc)
+        self.vision = self.projector is not None
         self.template = self._template(chat_format)
         self.tool_format = _detect_format(self.template.source)
         self._history: _History | None = None
@@ -139,10 +161,19 @@ class LlamaCppBackend:
             source = FALLBACK_TEMPLATES[chat_format]
         bos = self._piece(self.llm.token_bos()).decode("utf-8", "replace")
         eos = self._piece(self.llm.token_eos()).decode("utf-8", "replace")
-        return ChatTemplate(source, bos_token=bos, eos_token=eos)
+        marker = self.projector.marker if self.projector else None
+        return ChatTemplate(source, bos_token=bos, eos_token=eos, media_marker=marker)
 
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _encode(self, text: str, messages: Sequence[Message]) -> list[int]:
+        """Tokens for a rendered suffix of `messages`; its image markers become image spans."""
+        if self.projector is None or self.projector.marker not in text:
+            return self.tokenize(text)
+        # The text is the end of the conversation, so its markers stand for its last images.
+        images = last_images(messages, text.count(self.projector.marker))
+        return self.projector.tokenize(text, images)
 
     # Prompt building -----------------------------------------------------------------
 
@@ -173,7 +204,7 @@ class LlamaCppBackend:
         glue = self._close_glue(h, messages[:n], tools)
         if glue is None:
             return None
-        return h.tokens + self.tokenize(glue + full[len(covered):])
+        return h.tokens + self._encode(glue + full[len(covered):], messages)
 
     def build_prompt(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[int]:
         """The token sequence for the next step, reusing the generated history when possible."""
@@ -182,7 +213,9 @@ class LlamaCppBackend:
         key = _tools_key(tools)
         tokens = self._incremental(messages, tools, full, fps, key)
         if tokens is None:
-            tokens = self.tokenize(full)
+            tokens = self._encode(full, messages)
+        if self.projector is not None:
+            self.projector.keep_only(tokens)
         self._history = _History(tokens, fps, key, "", None)
         return tokens
 
@@ -199,16 +232,25 @@ class LlamaCppBackend:
         if cached == len(tokens) and not llm._requires_eval:
             return cached, True
         keep = min(cached, len(tokens) - 1)  # re-evaluate at least one token for fresh logits
+        while 0 < keep and tokens[keep] < 0 and tokens[keep - 1] == tokens[keep]:
+            keep -= 1  # an image is encoded whole or not at all
         if keep > 0 and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             keep = 0
         if keep == 0:
             llm.reset()
         llm.n_tokens = keep
-        rest = tokens[keep:]
-        for start in range(0, len(rest), llm.n_batch):
+        at = keep
+        while at < len(tokens):
             if cancel is not None and cancel.is_set():
                 return cached, False
-            llm.eval(rest[start : start + llm.n_batch])
+            if tokens[at] < 0:
+                at += self.projector.evaluate(llm, tokens[at])
+                continue
+            end = at
+            while end < len(tokens) and end - at < llm.n_batch and tokens[end] >= 0:
+                end += 1
+            llm.eval(tokens[at:end])
+            at = end
         return keep, True
 
     def _grammar(self, tools: Sequence[ToolSpec], include_open_marker: bool):
@@ -231,12 +273,6 @@ class LlamaCppBackend:
     def stream(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions
     ) -> Iterator[BackendEvent]:
-        if any(isinstance(m, UserMessage) and any(isinstance(p, ImagePart) for p in m.content)
-               for m in messages):
-            raise ModelLoadError(
-                f"{self.model_path.name}: the llama.cpp backend does not read images yet; "
-                "send the request without --image"
-            )
         prompt = self.build_prompt(messages, tools)
         run = _Run(self, prompt, tools, options)
         yield from run.events()
@@ -246,6 +282,8 @@ class LlamaCppBackend:
         h.end_piece = run.end_piece
 
     def close(self) -> None:
+        if self.projector is not None:
+            self.projector.close()
         self.llm.close()
 
 

@@ -4,7 +4,7 @@ It is the only fake model in the project: tests use it, and demos run it with
 `gemma-code run --backend scripted --model script.json "..."`.
 
 A script is JSON, either a list of turns or `{"turns": [...], "chunk_size": 8,
-"chunk_delay": 0.0}`. A turn is `{"text": ..., "reasoning": ..., "tool_calls": [{"name": ...,
+"chunk_delay": 0.0, "vision": false}`. A turn is `{"text": ..., "reasoning": ..., "tool_calls": [{"name": ...,
 "arguments": {...}}], "finish_reason": "stop"}`; every key is optional.
 """
 
@@ -44,6 +44,7 @@ class Script(BaseModel):
     turns: list[ScriptedTurn]
     chunk_size: int = Field(8, ge=1)
     chunk_delay: float = Field(0.0, ge=0)
+    vision: bool = False  # play a model that reads images (else they reach it as OCR text)
 
 
 class ScriptExhausted(RuntimeError):
@@ -73,6 +74,7 @@ class ScriptedBackend:
     def __init__(self, script: Script, context_size: int = 32768) -> None:
         self.script = script
         self.context_size = context_size
+        self.vision = script.vision
         self.turns_played = 0
         self.seen: list[list[Message]] = []  # what the model was shown at each step
 

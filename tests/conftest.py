@@ -35,8 +35,9 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _checkpoints_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test writes checkpoints into the user's data dir."""
+    """No test writes checkpoints or images into the user's data dir."""
     monkeypatch.setenv("GEMMA_CODE_CHECKPOINTS_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("GEMMA_CODE_IMAGES_DIR", str(tmp_path / "images"))
 
 
 @pytest.fixture
@@ -48,6 +49,7 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     env["HF_HUB_OFFLINE"] = "1"
     env["GEMMA_CODE_SESSIONS_DIR"] = str(tmp_path / "sessions")
     env["GEMMA_CODE_CHECKPOINTS_DIR"] = str(tmp_path / "checkpoints")
+    env["GEMMA_CODE_IMAGES_DIR"] = str(tmp_path / "images")
     return env
 
 
@@ -80,3 +82,26 @@ def marker_pids(marker: str, *, leading: bool = False) -> list[int]:
 def write_script(path: Path, turns: list[dict]) -> Path:
     path.write_text(json.dumps({"turns": turns, "chunk_size": 5}))
     return path
+
+
+def text_png(path: Path, text: str, *, dark: bool = True, size: int = 18) -> Path:
+    """A PNG of `text` as a terminal or page would show it (Pillow's built-in font)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=size)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    left, top, right, bottom = probe.multiline_textbbox((0, 0), text, font=font, spacing=8)
+    image = Image.new("RGB", (right + 32, bottom + 32), (30, 30, 30) if dark else "white")
+    ImageDraw.Draw(image).multiline_text(
+        (16, 16), text, font=font, fill=(230, 230, 230) if dark else "black", spacing=8
+    )
+    image.save(path)
+    return path
+
+
+TRACEBACK = """Traceback (most recent call last):
+  File "/home/dev/shop/cart.py", line 14, in <module>
+    print(total([3, 4]))
+  File "/home/dev/shop/cart.py", line 9, in total
+    return sum(prices) / len(discounts)
+ZeroDivisionError: division by zero"""

@@ -97,3 +97,41 @@ def test_template_errors_are_clear():
     refusing = ChatTemplate("{{ raise_exception('roles must alternate') }}")
     with pytest.raises(ChatTemplateError, match="roles must alternate"):
         refusing.render([UserMessage.of("hi")])
+
+
+def image_conversation(tmp_path: Path) -> list:
+    from gemma_code.agent.messages import ImagePart
+
+    shot, page = tmp_path / "shot.png", tmp_path / "page.png"
+    call = ToolCall(id="call_1", name="screenshot", arguments={"target": "index.html"})
+    return [
+        SystemMessage(content="You are a coding agent."),
+        UserMessage.of("Why does this fail?", (ImagePart(path=shot),)),
+        AssistantMessage(text="", tool_calls=(call,)),
+        ToolMessage(call_id="call_1", name="screenshot",
+                    content=(TextPart(text="screenshot of index.html"), ImagePart(path=page))),
+    ]
+
+
+@pytest.mark.parametrize("which", ["gemma4", "qwen"])
+def test_images_render_as_the_vision_marker_in_order(which, request, tmp_path: Path):
+    from gemma_code.backends.llama_vision import last_images
+
+    llm, plain = request.getfixturevalue(which)
+    template = ChatTemplate(plain.source, plain.bos_token, plain.eos_token, media_marker="<__media__>")
+    messages = image_conversation(tmp_path)
+    text = template.render(messages, [READ], True)
+    assert text.count("<__media__>") == 2
+    # the user's image comes before the user's words; the tool's image follows its result
+    assert text.index("<__media__>") < text.index("Why does this fail?")
+    assert text.index("screenshot of index.html") < text.index("(the image from screenshot:)\n<__media__>")
+    # a suffix of the conversation holds its last images: those are the ones encoded
+    suffix = text[text.index("screenshot of index.html"):]
+    assert [p.path.name for p in last_images(messages, suffix.count("<__media__>"))] == ["page.png"]
+    assert [p.path.name for p in last_images(messages, 2)] == ["shot.png", "page.png"]
+    assert last_images(messages, 0) == []
+    # a model without vision (after /model, say) reads a note where each image was
+    blind = plain.render(messages, [READ], True)
+    assert "<__media__>" not in blind
+    assert "[an image (shot.png) that this model cannot see]" in blind
+    assert "[an image (page.png) that this model cannot see]" in blind

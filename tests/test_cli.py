@@ -63,7 +63,7 @@ def test_headless_ask_mode_leaves_files_alone(repo: Path, fix_script: Path, isol
 
 @pytest.mark.parametrize("args, message", [
     (["--backend", "scripted", "--model", "missing.json"], "cannot read script"),
-    (["--backend", "scripted", "--model", "{script}", "--image", "nope.png"], "--image nope.png"),
+    (["--backend", "scripted", "--model", "{script}", "--image", "nope.png"], "--image: nope.png: no such file"),
     (["--backend", "scripted", "--model", "{script}", "--max-steps", "0"], "max_steps"),
 ])
 def test_errors_exit_non_zero_with_one_line(repo, fix_script, isolated_env, args, message):

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from gemma_code.agent.events import TextDelta, ToolCallParsed, TurnDone, Usage
-from gemma_code.agent.messages import AssistantMessage, SystemMessage, UserMessage
+from gemma_code.agent.messages import AssistantMessage, ImagePart, SystemMessage, UserMessage
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 from gemma_code.backends.registry import ensure_local, get_spec
 
-from .conftest import run_cli
+from .conftest import TRACEBACK, run_cli, text_png
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 pytestmark = pytest.mark.real_model
@@ -155,13 +155,55 @@ def test_qwen_creates_and_runs_a_file_headless(tmp_path: Path, isolated_env):
     assert "→ write_file(" in proc.stdout and "→ run_shell(" in proc.stdout
 
 
-def test_an_image_for_a_text_only_backend_is_a_clear_error(tmp_path: Path, isolated_env):
+def test_a_damaged_image_fails_before_the_model_loads(tmp_path: Path, isolated_env):
     image = tmp_path / "shot.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     proc = run_cli(["run", "--model", "gemma-3-270m", "--image", str(image), "what is this?"],
                    tmp_path, isolated_env, timeout=300)
     assert proc.returncode == 1
-    assert "does not read images yet" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.strip() == (
+        "gemma-code: error: --image: shot.png is not an image gemma-code can read "
+        "(PNG, JPEG, WebP, GIF or BMP)"
+    )
+
+
+def test_an_unusable_projector_leaves_the_model_reading_images_with_ocr(tmp_path: Path, isolated_env):
+    model = ensure_local(get_spec("gemma-3-270m"))
+    projector = tmp_path / "mmproj-broken.gguf"
+    with model.open("rb") as src:
+        projector.write_bytes(src.read(3_000_000))  # a GGUF, but no image projector
+    shot = text_png(tmp_path / "tb.png", TRACEBACK)
+    proc = run_cli(["run", "--model", str(model), "--mmproj", str(projector), "--max-tokens", "16",
+                    "--image", str(shot), "What error is shown?"], tmp_path, isolated_env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "could not load the image projector" in proc.stderr
+    assert "images are read with OCR instead" in proc.stderr
+    assert "tb.png (" in proc.stderr and "read with OCR: 6 lines" in proc.stderr
+
+
+def test_the_image_budget_sizes_the_batch_so_an_image_is_never_split(tmp_path: Path):
+    from gemma_code.backends.llama_cpp import LlamaCppBackend
+
+    projector = tmp_path / "mmproj.gguf"
+    projector.write_bytes(b"GGUF" + b"\x00" * 64)
+    backend = LlamaCppBackend(ensure_local(get_spec("gemma-3-270m")), context_size=2048,
+                              chat_format="gemma3", n_threads=2, mmproj=projector,
+                              image_tokens=1120)
+    try:
+        assert backend.llm.n_batch == 1120 and backend.llm.context_params.n_ubatch == 1120
+        assert backend.vision is False and "image projector" in backend.vision_error
+        assert backend.template.media_marker is None
+    finally:
+        backend.close()
+
+
+def test_a_text_only_model_reads_a_note_where_an_image_was(gemma270m, tmp_path: Path):
+    image = ImagePart(path=text_png(tmp_path / "tb.png", TRACEBACK))
+    messages = [UserMessage.of("What does the screenshot show?", (image,))]
+    _, _, usage = _step(gemma270m, messages, GenerationOptions(max_tokens=4))
+    rendered = gemma270m.template.render(messages, (), True)
+    assert "[an image (tb.png) that this model cannot see]" in rendered
+    assert usage.prompt_tokens == len(gemma270m.tokenize(rendered))
 
 
 def test_a_broken_gguf_fails_with_llama_cpps_reason_and_no_log_noise(tmp_path: Path, isolated_env):

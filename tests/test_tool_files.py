@@ -366,6 +366,8 @@ def test_default_tools_order_and_specs():
         "edit_file",
         "write_file",
         "run_shell",
+        "view_image",
+        "screenshot",
     ]
     for tool in tools:
         spec = tool_spec(tool)
@@ -430,3 +432,14 @@ def test_files_never_read_can_be_edited(ctx, tmp_path):
     (tmp_path / "b.txt").write_text("alpha\n")
     run(EditFile(), ctx, path="b.txt", old="alpha", new="beta")
     assert (tmp_path / "b.txt").read_text() == "beta\n"
+
+
+def test_repeating_an_edit_that_was_made_says_so(tmp_path: Path):
+    ctx = ToolContext(LocalWorkspace(tmp_path))
+    (tmp_path / "stats.py").write_text("def last(scores):\n    return scores[len(scores)]\n")
+    args = dict(path="stats.py", old="return scores[len(scores)]", new="return scores[-1]")
+    run(EditFile(), ctx, **args)
+    with pytest.raises(ToolError, match=r"already made.*line 2.*Do not repeat it"):
+        run(EditFile(), ctx, **args)
+    with pytest.raises(ToolError, match="was not found"):  # a different edit is still "not found"
+        run(EditFile(), ctx, path="stats.py", old="print(total)", new="print(scores)")

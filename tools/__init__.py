@@ -12,6 +12,11 @@ def default_tools() -> list[Tool]:
     """One instance of every built-in tool, in the order the model is shown them."""
     from .files import EditFile, ReadFile, WriteFile
     from .search import Grep, ListFiles
+    from .screenshot import Screenshot
     from .shell import RunShell
+    from .vision import ViewImage
 
-    return [ReadFile(), ListFiles(), Grep(), EditFile(), WriteFile(), RunShell()]
+    return [
+        ReadFile(), ListFiles(), Grep(), EditFile(), WriteFile(), RunShell(), ViewImage(),
+        Screenshot(),
+    ]

@@ -34,7 +34,7 @@ DIFF_LINES_SHOWN = 200
 DIFF_CHARS_SHOWN = 12_000
 
 
-def _existing_file(
+def existing_file(
     ctx: ToolContext, path: str, action: str, *, write: bool = False, missing_hint: str = ""
 ) -> Path:
     """The resolved path of an existing regular file, or a ToolError that says what to do."""
@@ -145,7 +145,7 @@ class ReadFile:
         )
 
     def __call__(self, args: ReadFile.Args, ctx: ToolContext) -> ToolResult:
-        path = _existing_file(ctx, args.path, "read_file")
+        path = existing_file(ctx, args.path, "read_file")
         shown = ctx.workspace.relative(path)
         with _permission(shown, "reading"):
             if sniff_binary(path):
@@ -271,6 +271,17 @@ def _existing_text(data: bytes) -> TextFile:
         return TextFile(text=data.decode("utf-8", errors="replace"))
 
 
+def _raise_if_already_made(text: str, old: str, new: str, shown: str) -> None:
+    # Small models re-send an edit that already succeeded; say so instead of "not found".
+    if old.strip() in text or not new.strip() or new.strip() not in text:
+        return
+    line = text[: text.index(new.strip())].count("\n") + 1
+    raise ToolError(
+        f"this edit was already made: `old` is no longer in {shown} and `new` is there (line "
+        f"{line}). Do not repeat it; check the result instead (run the code or its tests)."
+    )
+
+
 def _keep_final_newline(old: str, new: str) -> str:
     if not old or not new:
         return new
@@ -334,7 +345,7 @@ class EditFile:
         old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n")
         if old == new and old:
             raise ToolError("`old` and `new` are the same, so the edit would change nothing.")
-        path = _existing_file(
+        path = existing_file(
             ctx,
             args.path,
             "edit_file",
@@ -344,7 +355,11 @@ class EditFile:
         shown = ctx.workspace.relative(path)
         raw, current = _read_utf8(path, shown, "edit_file")
         _check_unchanged(ctx, path, shown, raw)
-        edit = find_edit(current.text, old, new, replace_all=args.replace_all, shown=shown)
+        try:
+            edit = find_edit(current.text, old, new, replace_all=args.replace_all, shown=shown)
+        except ToolError:
+            _raise_if_already_made(current.text, old, new, shown)
+            raise
         if edit.text == current.text:
             raise ToolError(f"the matched text in {shown} already equals `new`; nothing to change.")
         data = current.encode(edit.text)

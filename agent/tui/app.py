@@ -22,6 +22,7 @@ from gemma_code.agent.session import Session
 from gemma_code.agent.sessions import SessionFile, SessionNotFound, SessionStore
 
 from .approval import ApprovalPrompt
+from .attach import AttachmentBar, ImageSource
 from .commands import MODES, HelpScreen, complete_command, run_command
 from .input import PromptInput, Suggestion, expand_mentions, file_suggestions, list_files
 from .messages import AgentEventPosted, LoadReporter, LoadUpdate, ModelLoaded, TurnEnded
@@ -39,6 +40,7 @@ MODE_HELP = {
     "auto": "runs edits and commands without asking",
 }
 QUIT_WINDOW = 2.0  # seconds in which a second Ctrl+C quits
+IMAGES_ONLY_TEXT = "See the attached image."  # what is sent when only images were given
 
 
 class GemmaCodeApp(App[None]):
@@ -92,7 +94,8 @@ class GemmaCodeApp(App[None]):
         yield WorkingLine(id="working")
         menu = OptionList(id="menu")
         yield menu
-        yield PromptInput(menu, self._complete, id="prompt")
+        yield AttachmentBar(id="attachments")
+        yield PromptInput(menu, self._complete, self._pasted, id="prompt")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -108,6 +111,10 @@ class GemmaCodeApp(App[None]):
     def status(self) -> StatusBar:
         return self.query_one(StatusBar)
 
+    @property
+    def attachments(self) -> AttachmentBar:
+        return self.query_one(AttachmentBar)
+
     async def on_mount(self) -> None:
         self.query_one("#menu").display = False
         self.query_one(WorkingLine).hide()
@@ -115,6 +122,7 @@ class GemmaCodeApp(App[None]):
         self.status.workspace = self.root.name
         self.status.model = model_label(self.settings, None)
         self.prompt.border_title = "message · Enter sends · Ctrl+J new line · / commands · @ files"
+        self.prompt.can_send_empty = lambda: bool(self.attachments.pending)
         await self.say(Content.assemble(
             ("gemma-code", "bold $text-primary"), f" in {self.root.name}. ",
             "Ask for a change, or type / for commands and @ to attach a file. F1: help.",
@@ -179,6 +187,10 @@ class GemmaCodeApp(App[None]):
         self.status.model, self.status.backend = label, message.backend.name
         self.status.context_size, self.status.usage = message.backend.context_size, None
         await self.say(f"model ready: {label} ({message.backend.name}, context {message.backend.context_size})")
+        if old is not None and old.backend.vision != message.backend.vision and self.attachments.pending:
+            await self.say("the attached images were prepared for the previous model, which "
+                           f"{'saw' if old.backend.vision else 'could not see'} images; "
+                           "/image clear and attach them again", "warning")
         if self._pending is not None:
             text, self._pending = self._pending, None
             await self._start_turn(text, shown=True)
@@ -221,11 +233,18 @@ class GemmaCodeApp(App[None]):
         elif self.running:
             self.prompt.load_text(text)
             await self.say("still working on the last message; Esc interrupts it", "warning")
+        elif reading := self.attachments.pending.reading:
+            self.prompt.load_text(text)
+            await self.say(f"still reading {', '.join(reading)}; send when it is attached", "warning")
         else:
             await self._start_turn(text)
 
     async def _start_turn(self, text: str, shown: bool = False) -> None:
+        ready = self.attachments.pending.ready
+        if not text and ready:
+            text = IMAGES_ONLY_TEXT
         expanded = expand_mentions(text, self.root)
+        expanded.attached.extend(a.name for a in ready)
         if self.session is None:
             if self._loading is None:
                 self.prompt.load_text(text)
@@ -246,7 +265,8 @@ class GemmaCodeApp(App[None]):
         self.idle.clear()
         self.approver.reset()
         self.query_one(WorkingLine).show("working… Esc interrupts")
-        self.run_turn(self.session, UserMessage.of(expanded.text))
+        self.run_turn(self.session, UserMessage.of(expanded.text, self.attachments.pending.parts()))
+        self.attachments.clear()
 
     @work(thread=True, group="turn", exit_on_error=False)
     def run_turn(self, session: Session, user: UserMessage) -> None:
@@ -300,6 +320,46 @@ class GemmaCodeApp(App[None]):
 
     def _set_workspace(self, state: str, files: list[str]) -> None:
         self.status.git, self.files = state, files
+
+    # --- images -----------------------------------------------------------------------
+
+    async def _attach(self, name: str, source: ImageSource, tag: str = "") -> None:
+        if self.session is None:
+            await self.say(f"cannot attach {name}: no model is loaded yet (attaching needs to "
+                           "know whether it sees images)", "error")
+            return
+        self.attachments.attach(self.session, name, source, tag)
+
+    async def attach_files(self, paths: list[Path]) -> None:
+        for path in paths:
+            await self._attach(path.name, lambda path=path: path)
+
+    async def attach_clipboard(self, tag: str = "") -> None:
+        from gemma_code.agent.clipboard import grab_image
+
+        await self._attach("clipboard image", grab_image, tag)
+
+    async def _pasted(self, text: str) -> bool:
+        """A paste of nothing but image paths (a drag and drop) attaches them."""
+        from gemma_code.agent.attachments import pasted_images
+
+        paths = pasted_images(text, self.root)
+        if paths:
+            await self.attach_files(paths)
+        return bool(paths)
+
+    async def on_prompt_input_clipboard_image_wanted(self, message: PromptInput.ClipboardImageWanted) -> None:
+        await self.attach_clipboard(tag="ctrl+v")
+
+    async def on_attachment_bar_done(self, message: AttachmentBar.Done) -> None:
+        from gemma_code.agent.clipboard import NoClipboardImage
+
+        if isinstance(message.error, NoClipboardImage) and message.tag == "ctrl+v" and self.clipboard:
+            self.prompt.paste_local()  # Ctrl+V after Ctrl+X in the input: the cut text
+        elif message.error is not None:
+            await self.say(str(message.error), "error")
+        elif message.kept:
+            await self.say(f"📎 {message.result.how}")
 
     # --- keys -------------------------------------------------------------------------
 
@@ -383,7 +443,7 @@ class GemmaCodeApp(App[None]):
         await self.transcript.show_history(history)
         for message in history:
             if isinstance(message, UserMessage):
-                self.prompt.sent.add(user_display(message.text))
+                self.prompt.sent.add(user_display(message.typed))
         self._saved, self._history = saved, history
         if self.session is not None:
             self.session = self._make_session(self.session.backend, saved, history)

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 MODES: tuple[str, ...] = get_args(ApprovalMode)
 NOT_YET = {
-    "image": "attaching images arrives with screenshots",
     "compact": "compacting the conversation arrives with compaction",
 }
 KEYS = [
@@ -37,6 +36,8 @@ KEYS = [
     ("Up / Down", "earlier messages (history)"),
     ("Tab", "complete a /command or @path"),
     ("@path", "attach a file's content to the message"),
+    ("Ctrl+V", "attach the image on the clipboard (also /paste)"),
+    ("drop an image file", "attach it (so does pasting its path; PNG, JPEG, WebP, GIF, BMP)"),
     ("Esc", "interrupt the model or the running tool"),
     ("Shift+Tab", "cycle the approval mode"),
     ("Ctrl+O", "expand or collapse the latest tool output"),
@@ -53,6 +54,8 @@ class Command:
     run: Callable[[GemmaCodeApp, str], Awaitable[None]]
     args: str = ""  # shown in help, e.g. "[MODE]"; "" when it takes none
     choices: Callable[[GemmaCodeApp], list[str]] | None = None
+    # (app, the argument typed so far) -> completions; for arguments that are paths
+    complete: Callable[[GemmaCodeApp, str], list[str]] | None = None
 
 
 async def _help(app: GemmaCodeApp, arg: str) -> None:
@@ -117,6 +120,30 @@ def _not_yet(name: str) -> Callable[[GemmaCodeApp, str], Awaitable[None]]:
         await app.say(f"/{name} is not available yet: {NOT_YET[name]}.", "warning")
 
     return run
+
+
+async def _image(app: GemmaCodeApp, arg: str) -> None:
+    from gemma_code.agent.attachments import image_arguments
+
+    if not arg:
+        await app.say(app.attachments.listing())
+    elif arg == "clear":
+        count = app.attachments.clear()
+        await app.say(f"dropped {count} attachment{'s' if count != 1 else ''}" if count
+                      else "no images are attached")
+    else:
+        await app.attach_files(image_arguments(arg, app.root))
+
+
+async def _paste(app: GemmaCodeApp, arg: str) -> None:
+    await app.attach_clipboard()
+
+
+def _image_paths(app: GemmaCodeApp, typed: str) -> list[str]:
+    from gemma_code.agent.attachments import complete_path
+
+    clear = ["clear"] if typed and "clear".startswith(typed) else []
+    return clear + complete_path(typed, app.root)
 
 
 async def _approval(app: GemmaCodeApp, arg: str) -> None:
@@ -184,7 +211,9 @@ COMMANDS: dict[str, Command] = {c.name: c for c in [
     Command("diff", "show uncommitted changes (git diff)", _diff),
     Command("undo", "restore the files the last turn changed (repeat to go further back)", _undo),
     Command("checkpoints", "list the turns /undo can restore", _checkpoints),
-    Command("image", "attach an image (not available yet)", _not_yet("image"), "PATH"),
+    Command("image", "attach an image to the next message; alone lists, clear drops them",
+            _image, "[PATH|clear]", complete=_image_paths),
+    Command("paste", "attach the image on the clipboard (like Ctrl+V)", _paste),
     Command("compact", "shorten the conversation (not available yet)", _not_yet("compact")),
     Command("approval", "set the approval mode, or cycle it", _approval, "[MODE]", lambda app: list(MODES)),
     Command("sessions", "list saved sessions of this workspace", _sessions),
@@ -206,11 +235,17 @@ def complete_command(app: GemmaCodeApp, before: str) -> list[Suggestion]:
             for c in COMMANDS.values() if c.name.startswith(name)
         ]
     command = COMMANDS.get(name)
-    if command is None or command.choices is None or " " in typed:
+    if command is None:
+        return []
+    if command.complete is not None:
+        found = command.complete(app, typed)
+    elif command.choices is not None and " " not in typed:
+        found = [choice for choice in command.choices(app) if choice.startswith(typed)]
+    else:
         return []
     start = len(before) - len(typed)
     return [Suggestion(label=choice, text=choice, start=start, end=len(before))
-            for choice in command.choices(app) if choice.startswith(typed)][:8]
+            for choice in found[:8]]
 
 
 async def run_command(app: GemmaCodeApp, line: str) -> None:

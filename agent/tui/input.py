@@ -1,9 +1,9 @@
-"""The input box: multi-line editing, history, `/command` and `@path` completion."""
+"""The input box: multi-line editing, history, `/command` and `@path` completion, pastes."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,8 @@ class Suggestion:
 
 # (the text before the cursor on its line) -> suggestions
 Completer = Callable[[str], list[Suggestion]]
+# (pasted text) -> whether it was taken (as dropped image files) instead of inserted
+PasteFilter = Callable[[str], Awaitable[bool]]
 
 
 def list_files(root: Path, limit: int = 20_000) -> list[str]:
@@ -130,10 +132,16 @@ class PromptInput(TextArea):
             self.text = text
             super().__init__()
 
-    def __init__(self, menu: OptionList, completer: Completer, **kwargs) -> None:
+    class ClipboardImageWanted(Message):
+        """Ctrl+V: attach the system clipboard's image."""
+
+    def __init__(self, menu: OptionList, completer: Completer,
+                 paste_filter: PasteFilter | None = None, **kwargs) -> None:
         super().__init__(soft_wrap=True, show_line_numbers=False, compact=True, **kwargs)
         self.menu = menu
         self.completer = completer
+        self.paste_filter = paste_filter
+        self.can_send_empty: Callable[[], bool] = lambda: False  # when images are attached
         self.sent = History()
         self._suggestions: list[Suggestion] = []
         self._recalled = False  # text from history: no menu until the person types
@@ -196,7 +204,7 @@ class PromptInput(TextArea):
             self.submit()
         elif key == "enter":
             chosen = self.accept_suggestion()
-            if not chosen.text.endswith(" "):
+            if not chosen.text.endswith((" ", "/")):  # a folder: its contents come next
                 self.submit()
         elif key == "escape":
             self.hide_suggestions()
@@ -235,9 +243,23 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
 
+    async def _on_paste(self, event: events.Paste) -> None:
+        # Runs before TextArea's handler, which inserts the text unless the default is prevented.
+        if self.paste_filter is not None and await self.paste_filter(event.text):
+            event.stop()
+            event.prevent_default()
+
+    def action_paste(self) -> None:
+        """Ctrl+V: the clipboard's image (terminals paste text themselves, as a Paste event)."""
+        self.post_message(self.ClipboardImageWanted())
+
+    def paste_local(self) -> None:
+        """Paste the text cut inside the app (Ctrl+V without an image on the clipboard)."""
+        super().action_paste()
+
     def submit(self) -> None:
         text = self.text.strip()
-        if not text:
+        if not text and not self.can_send_empty():
             return
         self.sent.add(text)
         self.clear()

@@ -13,7 +13,10 @@ from gemma_code.agent.events import (
     AgentEvent, ApprovalNeeded, ApprovalResolved, ErrorEvent, Notice, ReasoningDelta, StepStarted,
     TextDelta, ToolCallStarted, ToolFinished, TurnDone,
 )
-from gemma_code.agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
+from gemma_code.agent.images import OCR_NOTE_START
+from gemma_code.agent.messages import (
+    AssistantMessage, ImagePart, Message, ToolCall, ToolMessage, UserMessage,
+)
 
 from .approval import ApprovalPrompt
 from .widgets import AssistantBlock, NoticeBlock, ThinkingBlock, ToolBlock, UserBlock
@@ -26,6 +29,8 @@ ENDINGS = {
     "length": ("stopped: the answer hit the token limit for one step", "warning"),
 }
 USER_LINES_SHOWN = 20
+# How agent/images.py introduces the text OCR read from an attached image.
+_OCR_NOTE = re.compile(re.escape(OCR_NOTE_START) + r"(.+?) \(\d+x\d+\)")
 
 
 def user_display(text: str) -> str:
@@ -35,6 +40,17 @@ def user_display(text: str) -> str:
     if len(lines) > USER_LINES_SHOWN:
         shown = "\n".join(lines[:USER_LINES_SHOWN]) + f"\n… {len(lines) - USER_LINES_SHOWN} more lines"
     return shown
+
+
+def attached_images(message: UserMessage) -> list[str]:
+    """Names of the images a saved user message carried, itself or as OCR text."""
+    names = []
+    for part in message.content[:-1]:
+        if isinstance(part, ImagePart):
+            names.append("image")
+        elif match := _OCR_NOTE.match(part.text):
+            names.append(match.group(1))
+    return names
 
 
 class Transcript(VerticalScroll):
@@ -124,7 +140,7 @@ class Transcript(VerticalScroll):
         """A saved conversation, as it would have looked."""
         for message in messages:
             if isinstance(message, UserMessage):
-                await self.add(UserBlock(user_display(message.text)))
+                await self.add(UserBlock(user_display(message.typed), attached_images(message)))
             elif isinstance(message, AssistantMessage):
                 if message.reasoning:
                     await self.add(ThinkingBlock(message.reasoning))

@@ -29,7 +29,7 @@ async def test_help_lists_every_command_and_closes_with_escape(repo: Path):
         await send(pilot, "/help")
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#help Static").render())
-        for name in ("help", "model", "clear", "diff", "undo", "image", "compact",
+        for name in ("help", "model", "clear", "diff", "undo", "image", "paste", "compact",
                      "approval", "sessions", "quit"):
             assert f"/{name}" in text
         assert "Esc" in text and "Ctrl+C twice" in text
@@ -71,9 +71,7 @@ async def test_clear_starts_a_new_conversation(repo: Path, store):
         assert app.session_id != first_id
 
 
-@pytest.mark.parametrize("line, why", [
-    ("/image shot.png", "screenshots"), ("/compact", "compaction"),
-])
+@pytest.mark.parametrize("line, why", [("/compact", "compaction")])
 async def test_later_features_say_they_are_not_available_yet(repo: Path, line: str, why: str):
     app, _ = make_app(repo, [])
     async with app.run_test(size=(100, 30)) as pilot:
