@@ -1,7 +1,8 @@
 """The image on the system clipboard, as PNG bytes.
 
-Pillow's `ImageGrab.grabclipboard` reads it: natively on macOS and Windows, through
-`wl-paste` (Wayland) or `xclip` (X11) on Linux and the BSDs.
+Pillow's `ImageGrab.grabclipboard` reads it on macOS and Windows; on Linux and the BSDs
+`wl-paste` (Wayland) or `xclip` (X11) do, called here with a time limit (Pillow waits on
+them forever, and a clipboard owner that never answers would hang the app).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 import sys
 
 from .attachments import IMAGE_SUFFIXES
@@ -53,25 +55,58 @@ def _png(image) -> bytes:
     return out.getvalue()
 
 
+CLIPBOARD_SECONDS = 5.0  # a clipboard owner that does not answer must not hang the app
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif")
+_LINUX_READERS = {  # (list the types on offer, read one of them)
+    "wayland": (["wl-paste", "--list-types"], ["wl-paste", "--no-newline", "--type"]),
+    "x11": (["xclip", "-selection", "clipboard", "-t", "TARGETS", "-o"],
+            ["xclip", "-selection", "clipboard", "-o", "-t"]),
+}
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL,
+                              timeout=CLIPBOARD_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise ImageError(f"{argv[0]} did not answer within {CLIPBOARD_SECONDS:g} s (the "
+                         "program that owns the clipboard may be hung)") from None
+
+
+def _linux_image():
+    """The clipboard's image through wl-paste or xclip, each call with a time limit."""
+    from PIL import Image
+
+    listing, reading = _LINUX_READERS["wayland" if os.environ.get("WAYLAND_DISPLAY") else "x11"]
+    offered = _run(listing)
+    types = offered.stdout.decode("utf-8", "replace").split() if offered.returncode == 0 else []
+    wanted = next((t for t in IMAGE_TYPES if t in types), None)
+    if wanted is None:  # text, or nothing (xclip then exits non-zero)
+        raise NoClipboardImage(NO_IMAGE)
+    got = _run([*reading, wanted])
+    if got.returncode != 0 or not got.stdout:
+        raise ImageError(f"cannot read the clipboard's {wanted}: "
+                         f"{got.stderr.decode('utf-8', 'replace').strip() or 'no data'}")
+    return Image.open(io.BytesIO(got.stdout))
+
+
 def grab_image() -> bytes:
     """The clipboard's image as PNG bytes; ImageError saying what to do when there is none."""
-    if sys.platform not in ("darwin", "win32"):
-        problem = _linux_tool_problem()
-        if problem:
-            raise ImageError(problem)
     from PIL import ImageGrab, UnidentifiedImageError
 
     try:
+        if sys.platform not in ("darwin", "win32"):
+            problem = _linux_tool_problem()
+            if problem:
+                raise ImageError(problem)
+            return _png(_linux_image())
         grabbed = ImageGrab.grabclipboard()
         if isinstance(grabbed, list):
             grabbed = _first_image_file(grabbed)
         if grabbed is None:
             raise NoClipboardImage(NO_IMAGE)
         return _png(grabbed)
-    except UnidentifiedImageError:  # xclip hands over text when asked for an image
+    except UnidentifiedImageError:
         raise NoClipboardImage(NO_IMAGE) from None
-    except NotImplementedError:
-        raise ImageError("cannot read the clipboard here: install xclip (X11) or "
-                         "wl-clipboard (Wayland)") from None
-    except (ChildProcessError, OSError, ValueError) as exc:  # a helper failed, unreadable data
+    except (OSError, ValueError) as exc:  # a helper failed, unreadable data
         raise ImageError(f"cannot read an image from the clipboard: {exc}") from None

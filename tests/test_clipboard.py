@@ -71,3 +71,23 @@ def test_without_the_helper_program_it_says_what_to_install(
     monkeypatch.setenv("PATH", str(tmp_path))  # neither xclip nor wl-paste can be found
     with pytest.raises(ImageError, match=advice):
         grab_image()
+
+
+def test_a_clipboard_program_that_never_answers_times_out(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    import time
+
+    from gemma_code.agent import clipboard
+
+    hung = tmp_path / "bin" / "xclip"
+    hung.parent.mkdir()
+    hung.write_text("#!/bin/sh\nexec sleep 60\n")  # a clipboard owner that never answers
+    hung.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{hung.parent}:/usr/bin:/bin")
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(clipboard, "CLIPBOARD_SECONDS", 1.0)
+    started = time.monotonic()
+    with pytest.raises(ImageError, match="xclip did not answer within 1 s"):
+        grab_image()
+    assert time.monotonic() - started < 5
