@@ -229,6 +229,10 @@ class PromptInput(TextArea):
 
     async def _on_key(self, event: events.Key) -> None:
         key = event.key
+        if key in ("enter", "tab") and self.menu.display:
+            # Suggestions follow `Changed` messages, which queue behind keys typed fast (a
+            # paste of keys, tmux send-keys): recompute them for the text as it is now.
+            self.refresh_suggestions()
         if self.suggesting and self._menu_key(key):
             handled = True
         elif key == "enter":

@@ -74,3 +74,20 @@ async def test_up_and_down_walk_the_history(repo: Path):
         assert app.prompt.text == "first"
         await pilot.press("down", "down", "down")
         assert app.prompt.text == "draft"
+
+
+async def test_keys_typed_faster_than_the_menu_updates_still_send_what_was_typed(repo: Path):
+    """tmux send-keys, or a fast typist: every key is queued before any completion runs."""
+    from textual import events
+
+    (repo / "notes.md").write_text("hello\n")
+    app, backend = make_app(repo, [{"text": "ok"}])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await until(pilot, lambda: app.files)
+        await pilot.press("@", "n")  # the menu is open with a suggestion for another text
+        for key in [*"otes.md please", "enter"]:
+            character = key if len(key) == 1 else None
+            app.prompt.post_message(events.Key("space" if key == " " else key, character))
+        await finished(pilot)
+        assert backend.seen[0][-1].text.startswith("@notes.md please")
