@@ -118,7 +118,10 @@ class ToolContext:
 
 @runtime_checkable
 class Tool(Protocol):
-    """A callable the model may use. The JSON schema comes from `Args`, never by hand."""
+    """A callable the model may use. The JSON schema comes from `Args`, never by hand.
+
+    A tool may also define `check(args, ctx)`, a dry run that raises ToolError for a call
+    that cannot work, so nobody is asked to approve it."""
 
     name: ClassVar[str]
     description: ClassVar[str]

@@ -188,6 +188,12 @@ class ToolRegistry:
             return ToolResult.error(
                 f"{tool.name} is not allowed: this session is read-only (no edits, no commands)."
             )
+        check = getattr(tool, "check", None)  # optional: a dry run before approval
+        if check is not None:
+            try:
+                check(args, ctx)
+            except ToolError as exc:
+                return ToolResult.error(str(exc))
         gate = self._gate(tool, args, ctx)
         if gate is not None:
             yield ApprovalNeeded(call=call, reason=gate.reason, always=gate.always)

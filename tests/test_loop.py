@@ -187,3 +187,20 @@ def test_a_repeated_identical_call_tells_the_model_then_ends_the_loop(repo: Path
     assert events[-1] == TurnDone(reason="repeated", steps=4)
     assert (repo / "log.txt").read_text() == "hi\nhi\nhi\n"
     assert isinstance(agent.messages[-1], ToolMessage)
+
+
+def test_an_edit_that_cannot_apply_fails_without_asking_anyone(repo: Path):
+    approver = RecordingApprover([ApprovalDecision(approved=True)])
+    agent = make_agent(repo, [
+        {"tool_calls": [{"name": "edit_file", "arguments": {
+            "path": "calc.py", "old": "print(summary(3))", "new": "print(str(summary(3)))"}}]},
+        {"tool_calls": [{"name": "edit_file", "arguments": {
+            "path": "calc.py", "old": "return a - b", "new": "return a + b"}}]},
+        {"text": "done"},
+    ], mode="ask", approver=approver)
+    events = list(run_turn(agent, UserMessage.of("fix it")))
+    results = [e for e in events if isinstance(e, ToolFinished)]
+    assert results[0].is_error and "was not found in calc.py" in results[0].text
+    assert sum(isinstance(e, ApprovalNeeded) for e in events) == 1  # only the edit that applies
+    assert approver.asked == ["edit_file"] and not results[1].is_error
+    assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"

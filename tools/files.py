@@ -237,11 +237,20 @@ class WriteFile:
         path: str = Field(description="Path of the file, relative to the workspace root.")
         content: str = Field(description="The complete new content of the file.")
 
-    def __call__(self, args: WriteFile.Args, ctx: ToolContext) -> ToolResult:
+    def check(self, args: WriteFile.Args, ctx: ToolContext) -> None:
+        """Fail before anyone is asked to approve a write to a path that cannot be written."""
+        self._target(args, ctx)
+
+    @staticmethod
+    def _target(args: WriteFile.Args, ctx: ToolContext) -> tuple[Path, str]:
         path = ctx.workspace.resolve(args.path, write=True)
         shown = ctx.workspace.relative(path)
         if path.is_dir():
             raise ToolError(f"{shown} is a directory; give a file path to write.")
+        return path, shown
+
+    def __call__(self, args: WriteFile.Args, ctx: ToolContext) -> ToolResult:
+        path, shown = self._target(args, ctx)
         with _permission(shown, "reading"):
             before = path.read_bytes() if path.exists() else None
         _check_unchanged(ctx, path, shown, before)
@@ -341,7 +350,11 @@ class EditFile:
             default=False, description="Replace every occurrence of `old` instead of exactly one."
         )
 
-    def __call__(self, args: EditFile.Args, ctx: ToolContext) -> ToolResult:
+    def check(self, args: EditFile.Args, ctx: ToolContext) -> None:
+        """Fail before anyone is asked to approve an edit that cannot apply."""
+        self._plan(args, ctx)
+
+    def _plan(self, args: EditFile.Args, ctx: ToolContext):
         old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n")
         if old == new and old:
             raise ToolError("`old` and `new` are the same, so the edit would change nothing.")
@@ -362,6 +375,10 @@ class EditFile:
             raise
         if edit.text == current.text:
             raise ToolError(f"the matched text in {shown} already equals `new`; nothing to change.")
+        return path, shown, current, edit
+
+    def __call__(self, args: EditFile.Args, ctx: ToolContext) -> ToolResult:
+        path, shown, current, edit = self._plan(args, ctx)
         data = current.encode(edit.text)
         _write(path, shown, data)
         _remember_seen(ctx, path, data)

@@ -144,6 +144,7 @@ class PromptInput(TextArea):
         self.can_send_empty: Callable[[], bool] = lambda: False  # when images are attached
         self.sent = History()
         self._suggestions: list[Suggestion] = []
+        self._suggested_for = ""  # the text before the cursor the suggestions were made for
         self._recalled = False  # text from history: no menu until the person types
 
     # --- completion menu --------------------------------------------------------------
@@ -153,7 +154,8 @@ class PromptInput(TextArea):
         return self.document.get_line(row)[:column]
 
     def refresh_suggestions(self) -> None:
-        self._suggestions = self.completer(self._line_before_cursor())
+        self._suggested_for = self._line_before_cursor()
+        self._suggestions = self.completer(self._suggested_for)
         self.menu.clear_options()
         if self._suggestions:
             self.menu.add_options(  # Content, not markup: `pages/[id].tsx` is a file name
@@ -229,7 +231,9 @@ class PromptInput(TextArea):
 
     async def _on_key(self, event: events.Key) -> None:
         key = event.key
-        if key in ("enter", "tab") and self.menu.display:
+        if key in ("enter", "tab") and self.menu.display and (
+            self._suggested_for != self._line_before_cursor()
+        ):
             # Suggestions follow `Changed` messages, which queue behind keys typed fast (a
             # paste of keys, tmux send-keys): recompute them for the text as it is now.
             self.refresh_suggestions()
