@@ -1,10 +1,7 @@
 """The llama.cpp backend, through llama-cpp-python.
 
-One live `Llama` per session. The conversation is kept as an append-only token sequence:
-the model's own generated tokens stay in the history, and each step tokenizes only the
-text the chat template adds after them (tool results, the next user message, the
-generation prompt). A plain re-render would differ from the generated tokens and throw the
-KV cache away from the first assistant message on.
+One live `Llama` per session. The conversation is an append-only token sequence
+(`prompt_history.PromptHistory`), so each step prefills only what is new.
 """
 
 from __future__ import annotations
@@ -14,32 +11,18 @@ import ctypes
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, ToolCallParsed, Usage
-from gemma_code.agent.messages import AssistantMessage, Message
+from gemma_code.agent.messages import Message
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .registry import Sampling
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
 from .llama_vision import Projector, VisionError, last_images
+from .prompt_history import PromptHistory, tools_key
 from .toolcalls import ToolCallParser
-
-# Plain word characters: templates trim content, and str.strip() eats control characters.
-_SENTINEL = "GEMMACODE0END0OF0CONTENT"
-
-
-@dataclass
-class _History:
-    """What the KV cache holds for this conversation, and which messages it covers."""
-
-    tokens: list[int]
-    fingerprints: list[str]  # the messages the last prompt was rendered from
-    tools_key: str
-    streamed_text: str  # the assistant text generated after that prompt
-    end_piece: str | None  # text of the end-of-generation token appended to `tokens`
 
 
 class ModelLoadError(Exception):
@@ -71,10 +54,6 @@ def _quiet_llama_log() -> None:
         mtmd.mtmd_helper_log_set(keep_errors, ctypes.c_void_p(0))
     except (ImportError, AttributeError, OSError):
         pass
-
-
-def _tools_key(tools: Sequence[ToolSpec]) -> str:
-    return repr([(t.name, t.parameters) for t in tools])
 
 
 def _detect_format(template_source: str) -> str:
@@ -119,7 +98,7 @@ class LlamaCppBackend:
         self.vision = self.projector is not None
         self.template = self._template(chat_format)
         self.tool_format = _detect_format(self.template.source)
-        self._history: _History | None = None
+        self.history = PromptHistory(self.template, self._encode)
         self._grammars: dict[tuple[str, bool], Any] = {}
 
     @staticmethod
@@ -175,48 +154,11 @@ class LlamaCppBackend:
         images = last_images(messages, text.count(self.projector.marker))
         return self.projector.tokenize(text, images)
 
-    # Prompt building -----------------------------------------------------------------
-
-    def _close_glue(self, history: _History, before: Sequence[Message], tools) -> str | None:
-        """The template text that follows the generated assistant content in the history."""
-        probe = self.template.render([*before, AssistantMessage(text=_SENTINEL)], tools, False)
-        at = probe.rfind(_SENTINEL)
-        if at < 0:
-            return None
-        after = probe[at + len(_SENTINEL):]
-        if history.end_piece is None:
-            return after
-        return after[len(history.end_piece):] if after.startswith(history.end_piece) else None
-
-    def _incremental(self, messages: Sequence[Message], tools, full: str, fps, key) -> list[int] | None:
-        h = self._history
-        if h is None or h.tools_key != key:
-            return None
-        n = len(h.fingerprints)
-        if len(messages) <= n + 1 or fps[:n] != h.fingerprints:
-            return None
-        answer = messages[n]
-        if not isinstance(answer, AssistantMessage) or answer.text != h.streamed_text:
-            return None
-        covered = self.template.render(messages[: n + 1], tools, False)
-        if not full.startswith(covered):
-            return None  # this template is not prefix-stable here; fall back to a re-render
-        glue = self._close_glue(h, messages[:n], tools)
-        if glue is None:
-            return None
-        return h.tokens + self._encode(glue + full[len(covered):], messages)
-
     def build_prompt(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[int]:
         """The token sequence for the next step, reusing the generated history when possible."""
-        full = self.template.render(messages, tools, True)
-        fps = [m.model_dump_json() for m in messages]
-        key = _tools_key(tools)
-        tokens = self._incremental(messages, tools, full, fps, key)
-        if tokens is None:
-            tokens = self._encode(full, messages)
+        tokens = self.history.build(messages, tools)
         if self.projector is not None:
             self.projector.keep_only(tokens)
-        self._history = _History(tokens, fps, key, "", None)
         return tokens
 
     # Generation ----------------------------------------------------------------------
@@ -256,7 +198,7 @@ class LlamaCppBackend:
     def _grammar(self, tools: Sequence[ToolSpec], include_open_marker: bool):
         from .grammar import compile_grammar, tool_call_grammar
 
-        key = (_tools_key(tools), include_open_marker)
+        key = (tools_key(tools), include_open_marker)
         if key not in self._grammars:
             text = tool_call_grammar(tools, self.tool_format, include_open_marker=include_open_marker)
             self._grammars[key] = compile_grammar(self.llm, text)
@@ -276,10 +218,7 @@ class LlamaCppBackend:
         prompt = self.build_prompt(messages, tools)
         run = _Run(self, prompt, tools, options)
         yield from run.events()
-        h = self._history
-        h.tokens = prompt + run.generated + ([run.end_token] if run.end_token is not None else [])
-        h.streamed_text = run.streamed_text
-        h.end_piece = run.end_piece
+        self.history.record(prompt, run.generated, run.end_token, run.streamed_text, run.end_piece)
 
     def close(self) -> None:
         if self.projector is not None:

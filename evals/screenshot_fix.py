@@ -9,7 +9,10 @@ traceback's text exists nowhere the agent can read but in the image, then runs
 and checks afterwards that `python main.py` prints what it should. With a text-only model the
 image reaches it through OCR; the script also times OCR alone, warm, on the five images.
 
-    .venv/bin/python evals/screenshot_fix.py [--model qwen2.5-coder-1.5b] [--tasks a,b]
+    .venv/bin/python evals/screenshot_fix.py [--model qwen2.5-coder-1.5b] [--tasks a,b] [--as-text]
+
+`--as-text` is the control: the same traceback pasted into the prompt as text, no image, to
+tell what the image path costs from what the model cannot do anyway.
 """
 
 from __future__ import annotations
@@ -95,17 +98,21 @@ def prepare(task: Task, where: Path) -> tuple[Path, Path]:
     failed = subprocess.run([sys.executable, "main.py"], cwd=repo, capture_output=True, text=True)
     assert failed.returncode != 0, f"{task.name}: main.py does not fail"
     screen = f"$ python main.py\n{failed.stderr.replace(str(repo) + '/', '')}".rstrip()
+    (where / f"{task.name}.txt").write_text(screen)  # outside the repository, like the image
     return repo, terminal_png(screen, where / f"{task.name}.png")
 
 
-def run_task(task: Task, where: Path, model: str, timeout: float) -> dict:
+def run_task(task: Task, where: Path, model: str, timeout: float, as_text: bool) -> dict:
     repo, shot = prepare(task, where)
+    given = ["--image", str(shot), PROMPT]
+    if as_text:
+        traceback = (where / f"{task.name}.txt").read_text()
+        given = [f"{PROMPT.replace('screenshot', 'terminal output')}:\n\n{traceback}"]
     started = time.perf_counter()
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "gemma_code.agent.cli", "run", "--model", model,
-             "--approval", "auto", "--temperature", "0", "--max-steps", "8",
-             "--image", str(shot), PROMPT],
+             "--approval", "auto", "--temperature", "0", "--max-steps", "8", *given],
             cwd=repo, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
         )
         output, stderr = proc.stdout, proc.stderr
@@ -136,17 +143,20 @@ def main() -> int:
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
     parser.add_argument("--tasks", help="comma-separated task names (default: all)")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--as-text", action="store_true",
+                        help="give the traceback as text in the prompt instead of an image")
     args = parser.parse_args()
     chosen = [t for t in TASKS if not args.tasks or t.name in args.tasks.split(",")]
     where = Path(tempfile.mkdtemp(prefix="gemma-code-screenshot-fix-"))
     results = []
     for task in chosen:
         print(f"… {task.name}", file=sys.stderr, flush=True)
-        result = run_task(task, where, args.model, args.timeout)
+        result = run_task(task, where, args.model, args.timeout, args.as_text)
         print(f"  {'pass' if result['passed'] else 'FAIL'} in {result['seconds']:.0f} s",
               file=sys.stderr, flush=True)
         results.append(result)
-    print(f"\nmodel {args.model}, prompt {PROMPT!r}\n")
+    given = "traceback as text in the prompt" if args.as_text else "traceback as an image"
+    print(f"\nmodel {args.model}, prompt {PROMPT!r}, {given}\n")
     print("| task | result | steps | seconds | OCR in the run (s, engine load included) |")
     print("| --- | --- | --- | --- | --- |")
     for r in results:

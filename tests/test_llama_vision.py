@@ -100,7 +100,7 @@ def test_an_image_is_a_span_of_positions_encoded_once_and_reused(seeing, tmp_pat
     shot = _image(tmp_path, "tb.png", TRACEBACK)
     messages = [UserMessage.of("What does the screenshot say?", (shot,))]
     text, first = _step(seeing, messages)
-    tokens = seeing._history.tokens
+    tokens = seeing.history.last.tokens
     span = [t for t in tokens if t < 0]
     assert len(span) == IMAGE_TOKENS and len(set(span)) == 1
     before, after = seeing.template.render(messages, (), True).split("<__media__>")
@@ -127,7 +127,7 @@ def test_a_tool_result_image_joins_and_old_images_are_freed(seeing, tmp_path: Pa
                     content=(TextPart(text="two.png (420x60)"), second)),
     ]
     _, usage = _step(seeing, messages)
-    ids = [t for t in seeing._history.tokens if t < 0]
+    ids = [t for t in seeing.history.last.tokens if t < 0]
     assert len(ids) == 2 * IMAGE_TOKENS and len(set(ids)) == 2
     assert len(seeing.projector.spans) == 2
     _step(seeing, [UserMessage.of("Just text now.")])
@@ -197,6 +197,6 @@ def test_gemma4_reads_a_traceback_from_a_screenshot(tmp_path: Path):
                                    (shot,))]
         text, usage = _step(backend, messages, 32)
         assert "ZeroDivisionError" in text
-        assert usage.prompt_tokens - len([t for t in backend._history.tokens if t >= 0]) <= 280
+        assert usage.prompt_tokens - len([t for t in backend.history.last.tokens if t >= 0]) <= 280
     finally:
         backend.close()
