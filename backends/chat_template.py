@@ -58,6 +58,8 @@ class ChatTemplate:
         self.bos_token, self.eos_token = bos_token, eos_token
         self.tool_results_as_responses = "tool_responses" in source
         self.media_marker = media_marker
+        # Gemma 4's native calls, else Qwen/Hermes markup (whose parser also reads fenced JSON)
+        self.tool_format = "gemma4" if "<|tool_call>" in source else "hermes"
 
     def _content(self, parts: Sequence[Any]) -> str:
         # Images go in as text every template can take: the marker the vision library

@@ -56,12 +56,6 @@ def _quiet_llama_log() -> None:
         pass
 
 
-def _detect_format(template_source: str) -> str:
-    if "<|tool_call>" in template_source:
-        return "gemma4"
-    return "hermes"  # Qwen/Hermes markup; the parser also reads fenced JSON
-
-
 class LlamaCppBackend:
     """A GGUF model run in-process by llama.cpp."""
 
@@ -97,7 +91,7 @@ class LlamaCppBackend:
                 self.vision_error = str(exc)
         self.vision = self.projector is not None
         self.template = self._template(chat_format)
-        self.tool_format = _detect_format(self.template.source)
+        self.tool_format = self.template.tool_format
         self.history = PromptHistory(self.template, self._encode)
         self._grammars: dict[tuple[str, bool], Any] = {}
 

@@ -26,6 +26,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 DEFAULT_MODEL = "gemma-4-12b"
+DEFAULT_MLX_MODEL = "gemma-4-12b-mlx"  # the default on Apple Silicon with mlx-lm installed
 OFFLINE_MODEL = "qwen2.5-coder-1.5b"
 MODELS_FILE_ENV = "GEMMA_CODE_MODELS_FILE"
 CACHE_DIR_ENV = "GEMMA_CODE_CACHE_DIR"
@@ -425,10 +426,25 @@ def resolve_model(
     return ResolvedModel(spec=spec, path=path, mmproj=_mmproj_for(spec, mmproj))
 
 
+def mlx_is_native() -> bool:
+    """Apple Silicon with mlx-lm installed, where MLX runs Gemma best."""
+    import importlib.util
+    import platform
+    import sys
+
+    return (sys.platform == "darwin" and platform.machine() == "arm64"
+            and importlib.util.find_spec("mlx_lm") is not None)
+
+
+def default_model_name() -> str:
+    """The model `--model auto` prefers: Gemma 4 12B, in MLX format on Apple Silicon."""
+    return DEFAULT_MLX_MODEL if mlx_is_native() else DEFAULT_MODEL
+
+
 def auto_spec(registry: dict[str, ModelSpec] | None = None) -> ModelSpec:
     """What `--model auto` means: the default model when downloaded, else the bundled one."""
     registry = registry or load_registry()
-    default, offline = registry[DEFAULT_MODEL], registry[OFFLINE_MODEL]
+    default, offline = registry[default_model_name()], registry[OFFLINE_MODEL]
     if is_present(default) or not is_present(offline):
         return default  # when neither is here, its ModelNotPresent names both ways out
     return offline

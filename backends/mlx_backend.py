@@ -1,0 +1,263 @@
+"""The MLX backend, through mlx-lm: Apple Silicon first, `mlx[cpu]` on Linux for tests.
+
+It differs from the llama.cpp backend only where the libraries differ. Prompt building is the
+same append-only token history (`prompt_history`), tool calls go through the same parser.
+The prompt cache lives for the session: each step feeds only the tokens the cache lacks.
+Gemma's sliding-window (rotating) caches cannot be trimmed once past the window, so a copy is
+kept at the end of each answered step and a step that must rewind continues from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, ToolCallParsed, Usage
+from gemma_code.agent.messages import Message
+from gemma_code.agent.protocols import GenerationOptions, ToolSpec
+
+from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
+from .prompt_history import PromptHistory, tools_key
+from .registry import Sampling
+from .toolcalls import ToolCallParser
+
+PREFILL_STEP = 512  # tokens per forward pass while prefilling; cancellation is checked between
+
+
+class MlxLoadError(Exception):
+    """The model directory could not be loaded; the message says why."""
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class MlxBackend:
+    """An mlx-lm model directory run in-process."""
+
+    name = "mlx"
+    vision = False  # images reach it as OCR text for now; mlx-vlm is not wired in yet
+
+    def __init__(
+        self, model_dir: Path, *, context_size: int = 32768, sampling: Sampling = Sampling(),
+        chat_format: str | None = None,
+    ) -> None:
+        from mlx_lm import load
+
+        try:
+            self.model, self.tokenizer = load(str(model_dir))
+        except (OSError, ValueError, KeyError) as exc:
+            raise MlxLoadError(f"mlx-lm could not load {model_dir}: {exc}") from exc
+        self.model_path = Path(model_dir)
+        self.context_size = context_size
+        self.sampling = sampling
+        self.template = self._template(chat_format)
+        self.tool_format = self.template.tool_format
+        self.history = PromptHistory(self.template, lambda text, messages: self.tokenize(text))
+        self.cache = self._new_cache()
+        self.cached: list[int] = []  # the tokens the cache holds, in order
+        self.snapshot: tuple[list[int], list] | None = None  # (tokens, cache) of an answered step
+        self._lltok = None  # llguidance's tokenizer, built on the first constrained step
+        self._grammars: dict[tuple[str, bool], str] = {}
+
+    def constraint(self, tools: Sequence[ToolSpec], required: bool):
+        """A logits processor that keeps tool calls well-formed (see `mlx_grammar`)."""
+        from .mlx_grammar import (
+            ToolCallConstraint, compile_tool_grammar, ll_tokenizer, open_marker_token,
+        )
+
+        open_token = open_marker_token(self.tokenizer, self.tool_format)
+        if not required and open_token is None:
+            return None  # nothing to wait for: the model's free text stays free
+        if self._lltok is None:
+            self._lltok = ll_tokenizer(self.tokenizer)
+        key = (tools_key(tools), required)
+        if key not in self._grammars:
+            self._grammars[key] = compile_tool_grammar(tools, self.tool_format, required=required)
+        return ToolCallConstraint(self._lltok, self._grammars[key], required=required,
+                                  open_token=open_token)
+
+    def _template(self, chat_format: str | None) -> ChatTemplate:
+        source = getattr(self.tokenizer, "chat_template", None)
+        if not source:
+            if chat_format not in FALLBACK_TEMPLATES:
+                raise ChatTemplateError(
+                    f"{self.model_path.name} has no chat template, so gemma-code cannot know "
+                    "its prompt format; use an instruction-tuned model"
+                )
+            source = FALLBACK_TEMPLATES[chat_format]
+        return ChatTemplate(source, bos_token=self.tokenizer.bos_token or "",
+                            eos_token=self.tokenizer.eos_token or "")
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def _new_cache(self) -> list:
+        from mlx_lm.models.cache import make_prompt_cache
+
+        return make_prompt_cache(self.model)
+
+    # The cache -----------------------------------------------------------------------
+
+    def _rewind(self, keep: int, prompt: list[int]) -> int:
+        """Make the cache hold `prompt[:n]` for the largest n <= keep it can; returns n."""
+        from mlx_lm.models.cache import can_trim_prompt_cache, trim_prompt_cache
+
+        if keep == len(self.cached):
+            return keep
+        if can_trim_prompt_cache(self.cache):
+            trim_prompt_cache(self.cache, len(self.cached) - keep)
+            self.cached = self.cached[:keep]
+            return keep
+        if self.snapshot is not None:
+            tokens, cache = self.snapshot
+            if len(tokens) <= keep and prompt[: len(tokens)] == tokens:
+                self.cache, self.cached = copy.deepcopy(cache), list(tokens)
+                return len(tokens)
+        self.cache, self.cached = self._new_cache(), []
+        return 0
+
+    def _prefill(self, prompt: list[int], cancel) -> tuple[int, bool]:
+        """Feed the cache all but the last prompt token; returns (tokens reused, finished)."""
+        import mlx.core as mx
+
+        reused = self._rewind(min(_common_prefix(self.cached, prompt), len(prompt) - 1), prompt)
+        at = reused
+        while at < len(prompt) - 1:
+            if cancel is not None and cancel.is_set():
+                return reused, False
+            chunk = prompt[at : min(at + PREFILL_STEP, len(prompt) - 1)]
+            self.model(mx.array(chunk)[None], cache=self.cache)
+            mx.eval([c.state for c in self.cache])
+            self.cached.extend(chunk)
+            at += len(chunk)
+        return reused, True
+
+    def _keep_snapshot(self) -> None:
+        self.snapshot = (list(self.cached), copy.deepcopy(self.cache))
+
+    # Generation ----------------------------------------------------------------------
+
+    def stream(
+        self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions
+    ) -> Iterator[BackendEvent]:
+        prompt = self.history.build(messages, tools)
+        run = _Run(self, prompt, tools, options)
+        yield from run.events()
+        self.history.record(prompt, run.generated, run.end_token, run.streamed_text, run.end_piece)
+        if run.finish == "stop":
+            self._keep_snapshot()
+
+    def close(self) -> None:
+        self.cache, self.cached, self.snapshot = [], [], None
+
+
+class _Run:
+    """One generation step: prefill, sample, parse."""
+
+    def __init__(self, backend: MlxBackend, prompt: list[int], tools, options) -> None:
+        self.b, self.prompt, self.tools, self.options = backend, prompt, tools, options
+        self.generated: list[int] = []
+        self.end_token: int | None = None
+        self.end_piece: str | None = None
+        self.streamed_text = ""
+        self.finish: FinishReason = "stop"
+        self.parser = ToolCallParser(backend.tool_format, {t.name for t in tools})
+
+    def _usage(self, cached: int, prefill: float, decode: float) -> Usage:
+        return Usage(
+            prompt_tokens=len(self.prompt), cached_tokens=cached,
+            completion_tokens=len(self.generated), prefill_seconds=prefill,
+            decode_seconds=decode, finish_reason=self.finish, context_size=self.b.context_size,
+        )
+
+    def _budget(self) -> int:
+        return min(self.options.max_tokens, self.b.context_size - len(self.prompt) - 1)
+
+    def events(self) -> Iterator[BackendEvent]:
+        if self._budget() <= 0:
+            self.finish = "context_full"
+            yield self._usage(0, 0.0, 0.0)
+            return
+        started = time.perf_counter()
+        cached, done = self.b._prefill(self.prompt, self.options.cancel)
+        prefill = time.perf_counter() - started
+        if not done:
+            self.finish = "cancelled"
+            yield self._usage(cached, prefill, 0.0)
+            return
+        started = time.perf_counter()
+        yield from self._decode()
+        yield self._usage(cached, prefill, time.perf_counter() - started)
+
+    def _emit(self, events: list[BackendEvent]) -> Iterator[BackendEvent]:
+        for event in events:
+            if isinstance(event, TextDelta):
+                self.streamed_text += event.text
+            yield event
+
+    def _sampler(self):
+        from mlx_lm.sample_utils import make_logits_processors, make_sampler
+
+        s, options = self.b.sampling, self.options
+        temp = s.temperature if options.temperature is None else options.temperature
+        sampler = make_sampler(temp=temp, top_p=s.top_p, min_p=s.min_p, top_k=s.top_k)
+        penalty = s.repeat_penalty if s.repeat_penalty != 1.0 else None
+        processors = make_logits_processors(repetition_penalty=penalty)
+        if options.constrain_tool_calls and self.tools and options.tool_choice != "none":
+            constraint = self.b.constraint(self.tools, options.tool_choice == "required")
+            if constraint is not None:
+                processors.append(constraint)
+        return sampler, processors
+
+    def _decode(self) -> Iterator[BackendEvent]:
+        import mlx.core as mx
+        from mlx_lm.generate import generate_step
+
+        b, options = self.b, self.options
+        eos = set(b.tokenizer.eos_token_ids)
+        detokenizer = b.tokenizer.detokenizer
+        detokenizer.reset()
+        sampler, processors = self._sampler()
+        steps = generate_step(
+            mx.array(self.prompt[-1:]), b.model, prompt_cache=b.cache, max_tokens=self._budget(),
+            sampler=sampler, logits_processors=processors,
+        )
+        b.cached.append(self.prompt[-1])
+        calls = 0
+        for token, _ in steps:
+            b.cached.append(token)  # generate_step feeds each token before it yields it
+            if options.cancel is not None and options.cancel.is_set():
+                self.finish = "cancelled"
+                return
+            if token in eos:
+                self.end_token = token
+                self.end_piece = b.tokenizer.decode([token])
+                break
+            self.generated.append(token)
+            detokenizer.add_token(token)
+            events = self.parser.feed(detokenizer.last_segment)
+            calls += sum(isinstance(e, ToolCallParsed) for e in events)
+            yield from self._emit(events)
+            if calls and not self.parser.in_tool_call:
+                self.finish = "tool_calls"  # one call per step, as on llama.cpp
+                return
+        else:
+            detokenizer.finalize()
+            yield from self._emit(self.parser.feed(detokenizer.last_segment))
+            yield from self._emit(self.parser.finish())
+            full = len(self.prompt) + len(self.generated) >= b.context_size - 1
+            self.finish = "context_full" if full else "length"
+            return
+        detokenizer.finalize()
+        events = [*self.parser.feed(detokenizer.last_segment), *self.parser.finish()]
+        calls += sum(isinstance(e, ToolCallParsed) for e in events)
+        yield from self._emit(events)
+        self.finish = "tool_calls" if calls else "stop"
