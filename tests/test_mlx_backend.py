@@ -137,3 +137,30 @@ def test_a_required_tool_call_is_grammar_constrained_even_on_a_base_model(mlx):
     assert isinstance(calls[0].arguments["city"], str)
     assert isinstance(calls[0].arguments["days"], int)
     assert events[-1].finish_reason == "tool_calls"
+
+
+def test_an_agent_turn_on_mlx_runs_real_tools(mlx, repo: Path):
+    """The loop, the registry and the real tools over MLX: the base model's calls are forced
+    by the grammar (it cannot choose on its own), so each step calls one tool for real."""
+    from gemma_code.agent.approval import DenyApprover
+    from gemma_code.agent.events import ToolFinished, TurnDone
+    from gemma_code.agent.loop import Agent, run_turn
+    from gemma_code.agent.protocols import ToolContext
+    from gemma_code.agent.registry import ToolRegistry
+    from gemma_code.agent.workspace import LocalWorkspace
+    from gemma_code.tools import default_tools
+
+    tools = [t for t in default_tools() if t.name in ("read_file", "list_files")]
+    mlx.cache, mlx.cached, mlx.history.last = mlx._new_cache(), [], None
+    agent = Agent(
+        backend=mlx, tools=ToolRegistry(tools, "read-only", DenyApprover()),
+        ctx=ToolContext(LocalWorkspace(repo)),
+        options=GenerationOptions(max_tokens=40, temperature=0.0, tool_choice="required"),
+        max_steps=2,
+    )
+    events = list(run_turn(agent, UserMessage.of("What files are in this project?")))
+    finished = [e for e in events if isinstance(e, ToolFinished)]
+    assert len(finished) == 2 and {e.name for e in finished} <= {"read_file", "list_files"}
+    assert events[-1] == TurnDone(reason="max_steps", steps=2)
+    usages = [e for e in events if isinstance(e, Usage)]
+    assert usages[1].cached_tokens >= usages[0].prompt_tokens  # step 2 continued the cache
