@@ -89,10 +89,13 @@ def _open(data: bytes, name: str):
 
 
 def _decode(data: bytes, name: str):
-    """The first frame of `data` as an RGB image, upright; ImageError if it cannot be read."""
+    """(the first frame of `data` as an RGB image, upright; its size in the file).
+
+    ImageError if it cannot be read."""
     from PIL import Image, ImageOps
 
     image = _open(data, name)
+    original = image.size
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -105,7 +108,7 @@ def _decode(data: bytes, name: str):
                 rgba = image.convert("RGBA")
                 image = Image.new("RGB", rgba.size, "white")
                 image.paste(rgba, mask=rgba.getchannel("A"))
-            return image.convert("RGB")
+            return image.convert("RGB"), original
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageError(f"{name} is damaged or truncated and cannot be decoded ({exc})") from None
 
@@ -130,8 +133,7 @@ def prepare_image(
             raise ImageError(f"cannot read {source}: {exc.strerror or exc}") from None
     else:
         data, name = source, name or "image"
-    original = _open(data, name).size
-    image = _decode(data, name)
+    image, original = _decode(data, name)
     image.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()
     image.save(out, "PNG", optimize=False)

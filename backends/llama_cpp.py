@@ -21,7 +21,7 @@ from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 from .registry import Sampling
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
 from .llama_vision import Projector, VisionError, last_images
-from .prompt_history import PromptHistory, tools_key
+from .prompt_history import PromptHistory, common_prefix, tools_key
 from .toolcalls import ToolCallParser
 
 
@@ -160,11 +160,7 @@ class LlamaCppBackend:
     def _prefill(self, tokens: list[int], cancel) -> tuple[int, bool]:
         """Evaluate what the KV cache lacks; returns (tokens reused, finished)."""
         llm = self.llm
-        cached = 0
-        for a, b in zip(llm._input_ids[: llm.n_tokens], tokens):
-            if a != b:
-                break
-            cached += 1
+        cached = common_prefix(llm._input_ids[: llm.n_tokens], tokens)
         if cached == len(tokens) and not llm._requires_eval:
             return cached, True
         keep = min(cached, len(tokens) - 1)  # re-evaluate at least one token for fresh logits

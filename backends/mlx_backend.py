@@ -19,7 +19,7 @@ from gemma_code.agent.messages import Message
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
-from .prompt_history import PromptHistory, tools_key
+from .prompt_history import PromptHistory, common_prefix, tools_key
 from .registry import Sampling
 from .toolcalls import ToolCallParser
 
@@ -28,15 +28,6 @@ PREFILL_STEP = 512  # tokens per forward pass while prefilling; cancellation is 
 
 class MlxLoadError(Exception):
     """The model directory could not be loaded; the message says why."""
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class MlxBackend:
@@ -128,7 +119,7 @@ class MlxBackend:
         """Feed the cache all but the last prompt token; returns (tokens reused, finished)."""
         import mlx.core as mx
 
-        reused = self._rewind(min(_common_prefix(self.cached, prompt), len(prompt) - 1), prompt)
+        reused = self._rewind(min(common_prefix(self.cached, prompt), len(prompt) - 1), prompt)
         at = reused
         while at < len(prompt) - 1:
             if cancel is not None and cancel.is_set():

@@ -24,6 +24,16 @@ _SENTINEL = "GEMMACODE0END0OF0CONTENT"
 Encoder = Callable[[str, Sequence[Message]], list[int]]
 
 
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens `a` and `b` share: what a cache holding `a` can keep for `b`."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def tools_key(tools: Sequence[ToolSpec]) -> str:
     return repr([(t.name, t.parameters) for t in tools])
 
