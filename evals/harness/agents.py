@@ -1,0 +1,113 @@
+"""The agents a task can be given to: gemma-code itself, and peers through an OpenAI-compatible server.
+
+An agent is a command line: the harness starts it in the task's repository with the prompt,
+waits (with the task's time limit), and reads what it can measure from its output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel
+
+_MALFORMED = ("your tool call could not be read", "unknown tool ", "invalid arguments for ")
+
+
+class Metrics(BaseModel):
+    """What one agent run did. Token figures are totals over the run's model requests."""
+
+    steps: int = 0  # model requests
+    tool_calls: int = 0
+    malformed_calls: int = 0  # unreadable, unknown tool, or arguments that fail the schema
+    tool_errors: int = 0  # well-formed calls whose tool reported an error
+    end_reason: str = ""  # how the agent stopped (gemma-code: answered, max_steps, repeated, ...)
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    prefill_seconds: float = 0.0
+    decode_seconds: float = 0.0
+
+    def add(self, other: Metrics) -> Metrics:
+        data = self.model_dump()
+        for key, value in other.model_dump().items():
+            data[key] = value if key == "end_reason" else data[key] + value
+        return Metrics(**data)
+
+
+class Agent(Protocol):
+    name: str
+    sees_images: bool  # can be given the task's image
+
+    def command(self, prompt: str, work: Path, image: Path | None) -> list[str]: ...
+
+    def environment(self, scratch: Path) -> dict[str, str]: ...
+
+    def metrics(self, stdout: Path, stderr: Path) -> Metrics: ...
+
+
+@dataclass
+class GemmaCode:
+    """`gemma-code run --json` with every tool approved, in the task's repository."""
+
+    model: str
+    backend: str = "auto"
+    max_steps: int = 30
+    temperature: float | None = None
+    extra: list[str] = field(default_factory=list)
+    name: str = "gemma-code"
+    sees_images: bool = True
+
+    def command(self, prompt: str, work: Path, image: Path | None) -> list[str]:
+        command = [sys.executable, "-m", "gemma_code.agent.cli", "run", "--json",
+                   "--model", self.model, "--backend", self.backend, "--approval", "auto",
+                   "--max-steps", str(self.max_steps), "-C", str(work), *self.extra]
+        if self.temperature is not None:
+            command += ["--temperature", str(self.temperature)]
+        if image is not None:
+            command += ["--image", str(image)]
+        return [*command, "--", prompt]
+
+    def environment(self, scratch: Path) -> dict[str, str]:
+        # Sessions and attached images go to the scratch folder, not the person's own lists.
+        env = {k: v for k, v in os.environ.items() if k not in ("GEMMA_CODE_MODEL", "GEMMA_CODE_BACKEND")}
+        env["GEMMA_CODE_SESSIONS_DIR"] = str(scratch / "sessions")
+        env["GEMMA_CODE_IMAGES_DIR"] = str(scratch / "images")
+        return env
+
+    def metrics(self, stdout: Path, stderr: Path) -> Metrics:
+        return metrics_from_events(stdout)
+
+
+def metrics_from_events(path: Path) -> Metrics:
+    """Sum up a `gemma-code run --json` event stream (lines that are not JSON are skipped)."""
+    m = Metrics()
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        kind = event.get("type") if isinstance(event, dict) else None
+        if kind == "usage":
+            m.steps += 1
+            m.prompt_tokens += event["prompt_tokens"]
+            m.cached_tokens += event["cached_tokens"]
+            m.completion_tokens += event["completion_tokens"]
+            m.prefill_seconds += event["prefill_seconds"]
+            m.decode_seconds += event["decode_seconds"]
+        elif kind == "tool_result":
+            m.tool_calls += 1
+            if event.get("is_error"):
+                if event.get("summary", "").startswith(_MALFORMED):
+                    m.malformed_calls += 1
+                else:
+                    m.tool_errors += 1
+        elif kind == "done":
+            m.end_reason = event["reason"]
+        elif kind == "error" and not m.end_reason:
+            m.end_reason = "error"
+    return m

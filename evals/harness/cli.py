@@ -1,0 +1,147 @@
+"""`python -m evals run | report | setup`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import report as reports
+from . import results as store
+from .suites import SUITES_DIR, RepoTask, SuiteError, is_tool_suite, load_suite, suite_names
+
+DEFAULT_MODEL = "qwen2.5-coder-1.5b"
+AGENTS = ("gemma-code", "aider", "mini-swe-agent")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a suite and write a results file")
+    run.add_argument("--suite", required=True, help=f"one of: {', '.join(suite_names())}")
+    run.add_argument("--suites-dir", type=Path, default=SUITES_DIR, help=argparse.SUPPRESS)
+    run.add_argument("--model", default=DEFAULT_MODEL, help="registry name or path (default: %(default)s)")
+    run.add_argument("--agent", choices=AGENTS, default="gemma-code")
+    run.add_argument("--backend", default="auto", help="gemma-code's backend (default: %(default)s)")
+    run.add_argument("--tasks", help="comma-separated task ids (default: all)")
+    run.add_argument("--out", type=Path, help="results file (default: results-SUITE-AGENT.json)")
+    run.add_argument("--tries", type=int, default=2,
+                     help="attempts per repository task; a retry is told only that the problem "
+                          "is still there (default: %(default)s)")
+    run.add_argument("--timeout", type=float, default=600, help="seconds per attempt (default: %(default)s)")
+    run.add_argument("--max-steps", type=int, default=30, help="gemma-code's steps per attempt")
+    run.add_argument("--temperature", type=float, default=0.0, help="(default: %(default)s)")
+    run.add_argument("--context-size", type=int, default=None, help="peers' server context (default: 16384)")
+
+    rep = sub.add_parser("report", help="Markdown tables from results files")
+    rep.add_argument("files", nargs="+", type=Path)
+
+    setup = sub.add_parser("setup", help="install the peer agents into their own virtual environments")
+    setup.add_argument("agents", nargs="*", default=list(AGENTS[1:]), choices=AGENTS[1:])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "report":
+            return _report(args.files)
+        if args.command == "setup":
+            from .peers import setup
+
+            for name in args.agents:
+                setup(name, log=_say)
+            return 0
+        return _run(args)
+    except (SuiteError, OSError, ValueError) as exc:
+        print(f"evals: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evals: interrupted", file=sys.stderr)
+        return 130
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _report(files: list[Path]) -> int:
+    results = []
+    for path in files:
+        results += store.load(path).results
+    sys.stdout.write(reports.report(results))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    only = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    tasks = load_suite(args.suite, only, args.suites_dir)
+    out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
+    meta = store.conditions(suite=args.suite, agent=args.agent, model=args.model,
+                            tries=args.tries, timeout=args.timeout, max_steps=args.max_steps,
+                            temperature=args.temperature)
+    if is_tool_suite(args.suite, args.suites_dir):
+        if args.agent != "gemma-code":
+            raise SuiteError(f"the {args.suite} suite grades gemma-code's own tool calls only")
+        results = _run_tools(args, tasks)
+    else:
+        results = _run_repo(args, tasks, out, meta)
+    store.save(out, meta, results)
+    _say(f"\nresults: {out}")
+    sys.stdout.write(reports.summary(results) + "\n")
+    return 0
+
+
+def _run_tools(args, tasks):
+    from gemma_code.agent.config import Settings
+
+    from .toolsuite import run_tool_suite
+
+    settings = Settings(model=args.model, backend=args.backend, temperature=args.temperature)
+    done = []
+
+    def progress(result) -> None:
+        done.append(result)
+        verdict = "ok" if result.passed else f"miss: {result.problem}"
+        _say(f"[{len(done)}/{len(tasks)}] {result.task}: {verdict} ({result.seconds:.1f} s)")
+
+    return run_tool_suite(tasks, settings, notice=_say, on_result=progress)
+
+
+def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
+    from .run import run_repo_task
+
+    logs = out.with_suffix(".logs")
+    results = []
+    with _agent(args) as agent:
+        for index, task in enumerate(tasks, 1):
+            head = f"[{index}/{len(tasks)}] {task.suite}/{task.id} ({task.difficulty})"
+            _say(f"{head}: {agent.name} working...")
+
+            def on_try(number, attempt, head=head) -> None:
+                verdict = "pass" if attempt.passed else "fail"
+                extra = " (timed out)" if attempt.timed_out else ""
+                _say(f"{head}: try {number} {verdict}{extra} in {attempt.seconds:.0f} s, "
+                     f"{attempt.metrics.steps} steps")
+
+            result = run_repo_task(task, agent, args.model, tries=args.tries, timeout=args.timeout,
+                                   logs=logs / args.agent / task.id, on_try=on_try)
+            if result.skipped:
+                _say(f"{head}: skipped ({result.skipped})")
+            results.append(result)
+            store.save(out, meta, results)  # a long run interrupted keeps what it has
+    return results
+
+
+def _agent(args):
+    from contextlib import nullcontext
+
+    from .agents import GemmaCode
+
+    if args.agent == "gemma-code":
+        return nullcontext(GemmaCode(model=args.model, backend=args.backend, max_steps=args.max_steps,
+                                     temperature=args.temperature))
+    from .peers import peer
+
+    return peer(args.agent, args.model, context_size=args.context_size, log=_say)

@@ -1,0 +1,85 @@
+"""Fresh task repositories and hidden checks.
+
+The agent works in a throwaway git repository holding only the task's `repo/`. The check runs
+in a separate copy of that work with `hidden/` laid over it, so the hidden files never appear
+where an agent (or its next try) could read them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .processes import run_logged
+from .suites import CHECK_TIMEOUT, RepoTask
+
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "evals", "GIT_AUTHOR_EMAIL": "evals@localhost",
+    "GIT_COMMITTER_NAME": "evals", "GIT_COMMITTER_EMAIL": "evals@localhost",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+}
+# Agents and tools leave these behind; they are not part of the work being checked.
+_SCRATCH = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".aider*", "node_modules")
+
+
+def git(root: Path, *args: str) -> str:
+    env = {**os.environ, **_GIT_ENV}
+    done = subprocess.run(["git", "-C", str(root), *args], env=env, capture_output=True,
+                          text=True, check=True)
+    return done.stdout
+
+
+def prepare(task: RepoTask, dest: Path) -> Path:
+    """Copy the task's repository to `dest` (which must not exist) and commit it."""
+    shutil.copytree(task.repo, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "task start")
+    return dest
+
+
+def overlay(source: Path, dest: Path) -> None:
+    """Copy every file under `source` to the same place under `dest`, replacing what is there."""
+    if source.is_dir():
+        shutil.copytree(source, dest, dirs_exist_ok=True)
+
+
+def check_environment() -> dict[str, str]:
+    """The environment checks run in: `python` is the harness's own interpreter."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GEMMA_CODE_")}
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    passed: bool
+    output: str  # the tail of what the check printed
+    seconds: float
+
+
+def run_check(task: RepoTask, work: Path, scratch: Path) -> CheckResult:
+    """Run the hidden check on a copy of `work` with `hidden/` over it, in `scratch`."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(work, scratch, ignore=_SCRATCH)
+    overlay(task.hidden, scratch)
+    out, err = scratch.parent / "check.out", scratch.parent / "check.err"
+    try:
+        finished = run_logged(["bash", "-c", task.check], scratch, check_environment(),
+                              CHECK_TIMEOUT, out, err)
+        output = out.read_text(errors="replace") + err.read_text(errors="replace")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        out.unlink(missing_ok=True)
+        err.unlink(missing_ok=True)
+    if finished.timed_out:
+        output += f"\n[check stopped after {CHECK_TIMEOUT:.0f} s]"
+    passed = finished.exit_code == 0
+    return CheckResult(passed, output[-4000:], finished.seconds)

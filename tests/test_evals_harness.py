@@ -1,0 +1,242 @@
+"""The eval harness, driven end to end with the scripted backend (real repositories, real
+`gemma-code run` processes, real hidden checks)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evals.harness.agents import GemmaCode
+from evals.harness.report import failure_cause, report
+from evals.harness.run import RETRY_NOTE, run_repo_task
+from evals.harness.suites import SuiteError, load_suite
+from evals.harness.toolsuite import run_tool_suite
+from gemma_code.agent.config import Settings
+from tests.conftest import text_png
+
+ROOT = Path(__file__).resolve().parent.parent
+HIDDEN_TEST = "def test_add():\n    from calc import add\n    assert add(2, 3) == 5\n"
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+@pytest.fixture
+def suites(tmp_path: Path) -> Path:
+    """A suite with one small bug-fix task and a tool-choice suite, in a folder of their own."""
+    root = tmp_path / "suites"
+    _write(root / "demo" / "fix-add", {
+        "task.toml": 'prompt = "add(2, 3) gives -1"\ndifficulty = "easy"\n'
+                     'check = "python -m pytest -q -p no:cacheprovider test_hidden_calc.py"\n',
+        "repo/calc.py": "def add(a, b):\n    return a - b\n",
+        "hidden/test_hidden_calc.py": HIDDEN_TEST,
+        "solution/calc.py": "def add(a, b):\n    return a + b\n",
+    })
+    _write(root / "picks", {
+        "repo/src/app.py": "PORT = 8080\n",
+        "tasks.toml": """
+[[task]]
+id = "read-app"
+prompt = "What port does src/app.py use?"
+[[task.expect]]
+tool = "read_file"
+args = { path = "src/app.py" }
+
+[[task]]
+id = "find-port"
+prompt = "Where is PORT defined?"
+[[task.expect]]
+tool = "grep"
+match = { pattern = "PORT" }
+[[task.expect]]
+tool = "run_shell"
+match = { command = "grep" }
+
+[[task]]
+id = "run-tests"
+prompt = "Run the tests"
+[[task.expect]]
+tool = "run_shell"
+match = { command = "pytest" }
+
+[[task]]
+id = "list-src"
+prompt = "What is in src?"
+[[task.expect]]
+tool = "list_files"
+args = { path = "src" }
+""",
+    })
+    return root
+
+
+def _script(path: Path, turns: list[dict], **extra) -> str:
+    path.write_text(json.dumps({"turns": turns, **extra}))
+    return str(path)
+
+
+def _agent(script: str) -> GemmaCode:
+    return GemmaCode(model=script, backend="scripted", max_steps=5)
+
+
+def _events(log: str) -> list[dict]:
+    return [json.loads(line) for line in Path(log).read_text().splitlines() if line.startswith("{")]
+
+
+def test_a_task_solved_on_the_first_try(suites, tmp_path):
+    task, = load_suite("demo", root=suites)
+    script = _script(tmp_path / "fix.json", [
+        {"tool_calls": [{"name": "edit_file",
+                         "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}}]},
+        {"text": "Fixed: add now adds."},
+    ])
+    result = run_repo_task(task, _agent(script), "scripted", tries=2, timeout=120, logs=tmp_path / "logs")
+    assert result.passed and result.first_try
+    assert len(result.tries) == 1
+    attempt = result.tries[0]
+    assert attempt.exit_code == 0 and not attempt.timed_out
+    assert attempt.metrics.steps == 2 and attempt.metrics.tool_calls == 1
+    assert attempt.metrics.tool_errors == attempt.metrics.malformed_calls == 0
+    assert attempt.metrics.end_reason == "answered"
+    assert "1 passed" in attempt.check_output
+
+
+def test_a_failed_task_gets_a_second_try_that_is_told_only_that_it_failed(suites, tmp_path):
+    task, = load_suite("demo", root=suites)
+    script = _script(tmp_path / "lazy.json", [
+        {"tool_calls": [{"name": "nope", "arguments": {}}]},  # an unknown tool: malformed
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.py"}}]},  # a tool error
+        {"text": "Looks fine to me."},
+    ])
+    result = run_repo_task(task, _agent(script), "scripted", tries=2, timeout=120, logs=tmp_path / "logs")
+    assert not result.passed and not result.first_try
+    assert len(result.tries) == 2
+    for attempt in result.tries:
+        assert not attempt.passed and "assert -1 == 5" in attempt.check_output
+        assert attempt.metrics.malformed_calls == 1 and attempt.metrics.tool_errors == 1
+    assert failure_cause(result) == "finished, check failed"
+    second = Path(result.tries[1].log).with_suffix(".out")
+    sessions = [e for e in _events(str(second)) if e["type"] == "done"]
+    assert sessions, "the second try ran to its end"
+    # The retry prompt carries the note and nothing from the hidden check.
+    assert RETRY_NOTE in " ".join(_command_line(task, script))
+
+
+def _command_line(task, script) -> list[str]:
+    from evals.harness.run import retry_prompt
+
+    return _agent(script).command(retry_prompt(task), Path("work"), None)
+
+
+def test_an_agent_that_runs_past_its_time_is_stopped(suites, tmp_path):
+    task, = load_suite("demo", root=suites)
+    # 600 characters, one every 0.05 s: half a minute of "generation".
+    script = _script(tmp_path / "slow.json", [{"text": "x" * 600}], chunk_size=1, chunk_delay=0.05)
+    result = run_repo_task(task, _agent(script), "scripted", tries=1, timeout=4, logs=tmp_path / "logs")
+    attempt, = result.tries
+    assert attempt.timed_out and attempt.exit_code is None
+    assert 4 <= attempt.seconds < 15
+    assert not result.passed
+    assert failure_cause(result) == "timed out"
+
+
+def test_the_hidden_check_never_reaches_the_agent(suites, tmp_path):
+    task, = load_suite("demo", root=suites)
+    script = _script(tmp_path / "snoop.json", [
+        {"tool_calls": [{"name": "list_files", "arguments": {"path": "."}}]},
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "test_hidden_calc.py"}}]},
+        {"tool_calls": [{"name": "grep", "arguments": {"pattern": "assert add"}}]},
+        {"text": "nothing to see"},
+    ])
+    result = run_repo_task(task, _agent(script), "scripted", tries=2, timeout=120, logs=tmp_path / "logs")
+    assert len(result.tries) == 2  # the second try runs after the first check has run
+    for attempt in result.tries:
+        # the check did run with the hidden test in place...
+        assert "assert -1 == 5" in attempt.check_output
+        # ...and the agent saw none of it, in either try
+        seen = [e for e in _events(attempt.log) if e["type"] == "tool_result"]
+        assert len(seen) == 3
+        listing, read, grep = ("".join(p.get("text", "") for p in e["content"]) for e in seen)
+        assert "calc.py" in listing and "test_hidden" not in listing
+        assert seen[1]["is_error"] and "assert add" not in read
+        assert grep.startswith("no matches")
+    assert not any(Path(tmp_path).glob("**/work/test_hidden_calc.py"))
+
+
+def test_the_task_image_goes_with_the_prompt_and_blind_agents_skip_it(suites, tmp_path):
+    folder = suites / "demo" / "fix-add"
+    text_png(folder / "shot.png", "AssertionError: add(2, 3) == -1")
+    (folder / "task.toml").write_text((folder / "task.toml").read_text() + 'image = "shot.png"\n')
+    task, = load_suite("demo", root=suites)
+    script = _script(tmp_path / "answer.json", [{"text": "I see it."}])
+    result = run_repo_task(task, _agent(script), "scripted", tries=1, timeout=120, logs=tmp_path / "logs")
+    attempt, = result.tries
+    # the scripted model has no vision, so gemma-code read the image with OCR and said so
+    assert "shot.png" in Path(attempt.log).with_suffix(".err").read_text()
+    blind = _agent(script)
+    blind.sees_images = False
+    result = run_repo_task(task, blind, "scripted", tries=1, timeout=10, logs=tmp_path / "logs2")
+    assert result.skipped == "gemma-code cannot be given an image" and not result.tries
+
+
+def test_the_tool_suite_grades_the_first_call(suites, tmp_path):
+    tasks = load_suite("picks", root=suites)
+    by_id = {t.id: t for t in tasks}
+    assert list(by_id) == ["read-app", "find-port", "run-tests", "list-src"]  # file order
+    script = _script(tmp_path / "picks.json", [
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "./src/app.py"}}]},
+        {"tool_calls": [{"name": "run_shell", "arguments": {"command": "grep -rn PORT ."}}]},
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "tests"}}]},
+        {"tool_calls": [{"name": "list_files", "arguments": {"path": 3}}]},
+    ])
+    results = run_tool_suite(tasks, Settings(model=script, backend="scripted"))
+    got = {r.task: r for r in results}
+    assert got["read-app"].passed  # "./src/app.py" is "src/app.py"
+    assert got["find-port"].passed  # the second acceptable call
+    assert not got["run-tests"].passed and not got["run-tests"].right_tool
+    assert got["run-tests"].problem == "called read_file, expected run_shell"
+    assert got["list-src"].right_tool and not got["list-src"].valid_args
+    assert [failure_cause(got[t]) for t in ("run-tests", "list-src")] == [
+        "wrong tool", "arguments fail the schema"]
+    table = report(results)
+    assert "| picks | gemma-code |" in table and "| 4 | 50% |" in table
+
+
+def test_bad_suites_are_refused_with_the_reason(suites):
+    with pytest.raises(SuiteError, match="no suite 'nope'"):
+        load_suite("nope", root=suites)
+    with pytest.raises(SuiteError, match="has no task missing"):
+        load_suite("demo", ["missing"], root=suites)
+    (suites / "demo" / "fix-add" / "task.toml").write_text('prompt = "x"\ndifficulty = "trivial"\ncheck = "true"\n')
+    with pytest.raises(SuiteError, match="difficulty"):
+        load_suite("demo", root=suites)
+
+
+def test_run_and_report_from_the_command_line(suites, tmp_path):
+    script = _script(tmp_path / "fix.json", [
+        {"tool_calls": [{"name": "edit_file",
+                         "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}}]},
+        {"text": "Fixed."},
+    ])
+    out = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "evals", "run", "--suite", "demo", "--suites-dir", str(suites),
+         "--backend", "scripted", "--model", script, "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "[1/1] demo/fix-add (easy): try 1 pass" in run.stderr
+    saved = json.loads(out.read_text())
+    assert saved["meta"]["suite"] == "demo" and saved["results"][0]["passed"] is True
+    shown = subprocess.run([sys.executable, "-m", "evals", "report", str(out)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "| demo | gemma-code |" in shown.stdout and "| 1 | 100% | 100% |" in shown.stdout
+    assert "| demo | fix-add | easy | pass " in shown.stdout
