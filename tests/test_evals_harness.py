@@ -240,3 +240,48 @@ def test_run_and_report_from_the_command_line(suites, tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert "| demo | gemma-code |" in shown.stdout and "| 1 | 100% | 100% |" in shown.stdout
     assert "| demo | fix-add | easy | pass " in shown.stdout
+
+
+@pytest.mark.real_model
+def test_the_peers_model_server_serves_on_loopback_and_stops(tmp_path):
+    import socket
+    import urllib.request
+
+    from evals.harness.peers import SERVED_NAME, model_server
+    from gemma_code.backends.registry import resolve_model
+
+    model = resolve_model("gemma-3-270m").path
+    with model_server(model, context_size=1024, chat_format=None, log_file=tmp_path / "server.log",
+                      n_threads=2) as url:
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "/models", timeout=30) as answer:
+            assert SERVED_NAME in answer.read().decode()
+        request = urllib.request.Request(
+            url + "/chat/completions", headers={"Content-Type": "application/json"},
+            data=json.dumps({"model": SERVED_NAME, "max_tokens": 4,
+                             "messages": [{"role": "user", "content": "Say hi"}]}).encode())
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            reply = json.loads(answer.read())
+        assert reply["choices"] and reply["usage"]["prompt_tokens"] > 3
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "the server is still listening"
+
+
+def test_peer_figures_are_read_from_their_own_records(tmp_path):
+    from evals.harness.peers import _aider_metrics, _mini_metrics
+
+    aider = _aider_metrics("Repo-map: using 1024 tokens\nTokens: 886 sent, 23 received.\n"
+                           "thermo/convert.py\nTokens: 1.2k sent, 318 received.\n")
+    assert (aider.steps, aider.prompt_tokens, aider.completion_tokens) == (2, 2086, 341)
+    reply = {"usage": {"prompt_tokens": 900, "completion_tokens": 40}}
+    (tmp_path / "t.json").write_text(json.dumps({
+        "info": {"exit_status": "Submitted"},
+        "messages": [{"role": "system", "content": "..."},
+                     {"role": "assistant", "content": "ls", "extra": {"response": reply}},
+                     {"role": "user", "content": "Format error", "extra": {
+                         "interrupt_type": "FormatError", "response": reply}}],
+    }))
+    mini = _mini_metrics(tmp_path / "t.json")
+    assert (mini.steps, mini.malformed_calls, mini.prompt_tokens) == (2, 1, 1800)
+    assert mini.end_reason == "Submitted"

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("files", nargs="+", type=Path)
 
     setup = sub.add_parser("setup", help="install the peer agents into their own virtual environments")
-    setup.add_argument("agents", nargs="*", default=list(AGENTS[1:]), choices=AGENTS[1:])
+    setup.add_argument("agents", nargs="*", metavar="AGENT", help="aider, mini-swe-agent (default: both)")
     return parser
 
 
@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "setup":
             from .peers import setup
 
-            for name in args.agents:
+            names = args.agents or list(AGENTS[1:])
+            unknown = [name for name in names if name not in AGENTS[1:]]
+            if unknown:
+                raise ValueError(f"no peer agent {', '.join(unknown)}; peers: {', '.join(AGENTS[1:])}")
+            for name in names:
                 setup(name, log=_say)
             return 0
         return _run(args)
@@ -103,7 +107,7 @@ def _run_tools(args, tasks):
 
     def progress(result) -> None:
         done.append(result)
-        verdict = "ok" if result.passed else f"miss: {result.problem}"
+        verdict = "ok" if result.passed else f"miss: {result.problem.splitlines()[0][:160]}"
         _say(f"[{len(done)}/{len(tasks)}] {result.task}: {verdict} ({result.seconds:.1f} s)")
 
     return run_tool_suite(tasks, settings, notice=_say, on_result=progress)
@@ -112,7 +116,7 @@ def _run_tools(args, tasks):
 def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
     from .run import run_repo_task
 
-    logs = out.with_suffix(".logs")
+    logs = _logs_dir(args)
     results = []
     with _agent(args) as agent:
         for index, task in enumerate(tasks, 1):
@@ -134,6 +138,11 @@ def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
     return results
 
 
+def _logs_dir(args) -> Path:
+    out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
+    return out.with_suffix(".logs")
+
+
 def _agent(args):
     from contextlib import nullcontext
 
@@ -144,4 +153,5 @@ def _agent(args):
                                      temperature=args.temperature))
     from .peers import peer
 
-    return peer(args.agent, args.model, context_size=args.context_size, log=_say)
+    return peer(args.agent, args.model, context_size=args.context_size, max_steps=args.max_steps,
+                temperature=args.temperature, log=_say, logs=_logs_dir(args) / "server.log")

@@ -86,6 +86,8 @@ def failure_cause(result: Result) -> str:
         return {"max_steps": "step limit", "repeated": "loop (same call repeated)",
                 "context_full": "context full", "length": "answer cut off",
                 "error": "agent error"}[reason]
+    if reason not in ("", "answered", "Submitted"):
+        return f"agent stopped: {reason}"  # a peer's own reason, e.g. mini-swe-agent's RepeatedFormatError
     if last.exit_code not in (0, None):
         return f"agent exited {last.exit_code}"
     return "finished, check failed"

@@ -1,0 +1,225 @@
+"""Peer agents (aider, mini-swe-agent) on the same model file, through llama-cpp-python's
+OpenAI-compatible server on 127.0.0.1.
+
+`python -m evals setup` installs each peer from PyPI into a virtual environment of its own
+(`<gemma-code cache>/evals/peers/<name>`), so their dependencies never meet gemma-code's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .agents import Metrics
+from .processes import stop_group
+
+PACKAGES = {"aider": "aider-chat", "mini-swe-agent": "mini-swe-agent"}
+SERVER_CONTEXT = 16384
+SERVED_NAME = "local-model"  # the model name peers ask the server for
+
+
+def peers_dir() -> Path:
+    from gemma_code.backends.registry import models_cache_dir
+
+    return models_cache_dir().parent / "evals" / "peers"
+
+
+def peer_bin(name: str, program: str) -> Path:
+    return peers_dir() / name / "bin" / program
+
+
+def setup(name: str, log: Callable[[str], None]) -> Path:
+    """Create (or update) the peer's virtual environment and install it from PyPI."""
+    venv = peers_dir() / name
+    if not (venv / "bin" / "python").exists():
+        log(f"{name}: creating {venv}")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    log(f"{name}: installing {PACKAGES[name]} (this takes a few minutes the first time)")
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade",
+                    PACKAGES[name]], check=True)
+    log(f"{name}: ready")
+    return venv
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def model_server(model_path: Path, *, context_size: int, chat_format: str | None,
+                 log_file: Path, n_threads: int | None = None,
+                 startup_timeout: float = 300) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, stopped on exit; yields its /v1 URL."""
+    port = _free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+               "--model_alias", SERVED_NAME, "--host", "127.0.0.1", "--port", str(port),
+               "--n_ctx", str(context_size), "--verbose", "False"]
+    if chat_format:
+        command += ["--chat_format", chat_format]
+    if n_threads:
+        command += ["--n_threads", str(n_threads)]
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("wb") as log:
+        server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                  start_new_session=True)
+        try:
+            url = f"http://127.0.0.1:{port}/v1"
+            _wait_until_up(server, url, startup_timeout, log_file)
+            yield url
+        finally:
+            stop_group(server)
+
+
+def _wait_until_up(server: subprocess.Popen, url: str, timeout: float, log_file: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise OSError(f"the model server exited ({server.returncode}); see {log_file}")
+        try:
+            with urllib.request.urlopen(url + "/models", timeout=5):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(1)
+    raise OSError(f"the model server did not answer within {timeout:.0f} s; see {log_file}")
+
+
+def _openai_env(url: str, scratch: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "GEMMA_CODE_"))}
+    # Peers keep their caches and settings in a throwaway home, not the person's.
+    env.update(HOME=str(scratch / "home"), OPENAI_API_BASE=url, OPENAI_BASE_URL=url,
+               OPENAI_API_KEY="local", NO_COLOR="1", TERM="dumb",
+               LITELLM_LOCAL_MODEL_COST_MAP="True")  # no price list fetched from the network
+    (scratch / "home").mkdir(exist_ok=True)
+    return env
+
+
+@dataclass
+class Aider:
+    """aider-chat with one message, every question answered yes, on the served model."""
+
+    url: str
+    context_size: int
+    name: str = "aider"
+    sees_images: bool = False  # the served model is text-only through this server
+
+    def command(self, prompt: str, work: Path, image: Path | None) -> list[str]:
+        return [str(peer_bin("aider", "aider")), "--model", f"openai/{SERVED_NAME}",
+                "--openai-api-base", self.url, "--openai-api-key", "local",
+                "--message", prompt, "--yes-always", "--no-stream", "--no-pretty",
+                "--no-fancy-input", "--no-check-update", "--no-show-model-warnings",
+                "--no-analytics", "--no-show-release-notes", "--no-auto-lint",
+                "--map-tokens", "1024", "--subtree-only"]
+
+    def environment(self, scratch: Path) -> dict[str, str]:
+        return _openai_env(self.url, scratch)
+
+    def metrics(self, stdout: Path, stderr: Path) -> Metrics:
+        return _aider_metrics(stdout.read_text(errors="replace"))
+
+
+def _aider_metrics(output: str) -> Metrics:
+    """aider prints `Tokens: 2.1k sent, 312 received.` after each request."""
+    import re
+
+    m = Metrics()
+    for sent, sent_k, received, received_k in re.findall(
+            r"Tokens: ([\d.]+)(k?) sent, ([\d.]+)(k?) received", output):
+        m.steps += 1
+        m.prompt_tokens += round(float(sent) * (1000 if sent_k else 1))
+        m.completion_tokens += round(float(received) * (1000 if received_k else 1))
+    m.end_reason = "answered" if m.steps else ""
+    return m
+
+
+@dataclass
+class MiniSweAgent:
+    """mini-swe-agent's `mini` in yolo mode (no confirmations), exiting when it submits."""
+
+    url: str
+    context_size: int
+    max_steps: int = 30
+    temperature: float = 0.0
+    name: str = "mini-swe-agent"
+    sees_images: bool = False
+
+    def command(self, prompt: str, work: Path, image: Path | None) -> list[str]:
+        # The text-based config (commands in fenced blocks) rather than OpenAI tool calls:
+        # it needs nothing from the server beyond chat, as aider does.
+        settings = ["mini_textbased.yaml", f"agent.step_limit={self.max_steps}", "agent.cost_limit=0",
+                    f"model.model_kwargs.temperature={self.temperature}",
+                    f"model.model_kwargs.api_base={self.url}"]
+        return [str(peer_bin("mini-swe-agent", "mini")), "--model", f"openai/{SERVED_NAME}",
+                "--task", prompt, "--yolo", "--exit-immediately",
+                *(arg for value in settings for arg in ("-c", value)),
+                "--output", str(work.parent / "trajectory.json")]
+
+    def environment(self, scratch: Path) -> dict[str, str]:
+        env = _openai_env(self.url, scratch)
+        env["MSWEA_CONFIGURED"] = "true"  # skip its first-run set-up questions
+        env["MSWEA_COST_TRACKING"] = "ignore_errors"  # a local model has no price
+        env["MSWEA_GLOBAL_CONFIG_DIR"] = str(scratch / "home" / "mini-swe-agent")
+        env["MSWEA_SILENT_STARTUP"] = "1"
+        return env
+
+    def metrics(self, stdout: Path, stderr: Path) -> Metrics:
+        return Metrics()  # read from the trajectory in `after_try`
+
+    def after_try(self, work: Path, logs_base: Path) -> Metrics | None:
+        """Keep the trajectory with the logs (it is written beside the repository) and read it."""
+        trajectory = work.parent / "trajectory.json"
+        if not trajectory.exists():
+            return None
+        kept = logs_base.with_suffix(".traj.json")
+        trajectory.replace(kept)
+        return _mini_metrics(kept)
+
+
+def _mini_metrics(path: Path) -> Metrics:
+    """Model requests, format errors and tokens from a mini-swe-agent v2 trajectory: each
+    message that came from the model carries the server's response (with usage) in `extra`."""
+    data = json.loads(path.read_text())
+    m = Metrics(end_reason=str(data.get("info", {}).get("exit_status", "")))
+    for message in data.get("messages", []):
+        extra = message.get("extra") or {}
+        response = extra.get("response")
+        if not response:
+            continue
+        m.steps += 1
+        usage = response.get("usage") or {}
+        m.prompt_tokens += usage.get("prompt_tokens", 0)
+        m.completion_tokens += usage.get("completion_tokens", 0)
+        if extra.get("interrupt_type") == "FormatError":
+            m.malformed_calls += 1
+        m.tool_calls += 1
+    return m
+
+
+@contextmanager
+def peer(name: str, model: str, *, context_size: int | None, max_steps: int, temperature: float,
+         log: Callable[[str], None], logs: Path = Path("evals-server.log")):
+    """The peer agent `name`, with a model server for `model` running for as long as it is used."""
+    from gemma_code.backends.registry import resolve_model
+
+    program = peer_bin(name, "aider" if name == "aider" else "mini")
+    if not program.exists():
+        raise OSError(f"{name} is not installed; run `python -m evals setup {name}` first")
+    resolved = resolve_model(model, None)
+    context = context_size or SERVER_CONTEXT
+    log(f"starting the model server for {resolved.spec.name} on 127.0.0.1 ({context} tokens of context)")
+    with model_server(resolved.path, context_size=context, chat_format=None, log_file=logs) as url:
+        if name == "aider":
+            yield Aider(url=url, context_size=context)
+        else:
+            yield MiniSweAgent(url=url, context_size=context, max_steps=max_steps, temperature=temperature)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Re-run every measurement in evals/RESULTS.md and print its tables (hours on a 2-core CPU).
+# Run from the repository root after the README's install: bash evals/reproduce.sh [MODEL]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=${1:-qwen2.5-coder-1.5b}
+py=${PYTHON:-.venv/bin/python}
+out=evals/runs/$model
+mkdir -p "$out"
+"$py" -m evals setup
+"$py" -m evals run --suite tools --model "$model" --out "$out/tools-gemma-code.json"
+"$py" -m evals run --suite screenshot --model "$model" --out "$out/screenshot-gemma-code.json"
+for agent in gemma-code aider mini-swe-agent; do
+    "$py" -m evals run --suite edit --model "$model" --agent "$agent" --out "$out/edit-$agent.json"
+done
+"$py" -m evals report "$out"/*.json

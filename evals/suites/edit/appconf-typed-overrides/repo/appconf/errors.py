@@ -1,0 +1,2 @@
+class ConfigError(Exception):
+    """A setting is unknown or has a value of the wrong kind."""

@@ -1,0 +1,4 @@
+from .bill import Bill
+from .money import Money
+
+__all__ = ["Bill", "Money"]

@@ -1,0 +1,1 @@
+"""Summaries of bank statement CSV files."""

@@ -1,0 +1,1 @@
+"""A tiny grade report."""

@@ -1,0 +1,3 @@
+from .backup import backup_name, make_backup
+
+__all__ = ["backup_name", "make_backup"]

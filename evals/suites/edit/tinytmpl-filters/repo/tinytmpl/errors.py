@@ -1,0 +1,2 @@
+class TemplateError(Exception):
+    """A template could not be parsed or rendered."""

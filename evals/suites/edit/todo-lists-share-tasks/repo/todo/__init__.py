@@ -1,0 +1,3 @@
+from .model import Task, TodoList
+
+__all__ = ["Task", "TodoList"]
