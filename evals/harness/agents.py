@@ -49,6 +49,9 @@ class Agent(Protocol):
 
     def metrics(self, stdout: Path, stderr: Path) -> Metrics: ...
 
+    def after_try(self, work: Path, logs_base: Path) -> Metrics | None:
+        """Collect what the agent recorded outside its output (None: nothing)."""
+
 
 @dataclass
 class GemmaCode:
@@ -81,6 +84,9 @@ class GemmaCode:
 
     def metrics(self, stdout: Path, stderr: Path) -> Metrics:
         return metrics_from_events(stdout)
+
+    def after_try(self, work: Path, logs_base: Path) -> Metrics | None:
+        return None
 
 
 def metrics_from_events(path: Path) -> Metrics:

@@ -128,6 +128,9 @@ class Aider:
     def metrics(self, stdout: Path, stderr: Path) -> Metrics:
         return _aider_metrics(stdout.read_text(errors="replace"))
 
+    def after_try(self, work: Path, logs_base: Path) -> Metrics | None:
+        return None
+
 
 def _aider_metrics(output: str) -> Metrics:
     """aider prints `Tokens: 2.1k sent, 312 received.` after each request."""

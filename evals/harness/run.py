@@ -42,10 +42,7 @@ def run_repo_task(task: RepoTask, agent: Agent, model: str, *, tries: int, timeo
             finished = run_logged(agent.command(prompt, work, task.image_path), work,
                                   agent.environment(scratch), limit, out, err)
             check = run_check(task, work, scratch / "check")
-            metrics = agent.metrics(out, err)
-            after_try = getattr(agent, "after_try", None)  # agents whose record is a file of their own
-            if after_try is not None:
-                metrics = after_try(work, logs / f"try{number}") or metrics
+            metrics = agent.after_try(work, logs / f"try{number}") or agent.metrics(out, err)
             attempt = Try(seconds=round(finished.seconds, 2), exit_code=finished.exit_code,
                           timed_out=finished.timed_out, metrics=metrics,
                           passed=check.passed, check_output=check.output, log=str(out))
