@@ -46,7 +46,7 @@ def open_backend(
         sampling = sampling.model_copy(update={"temperature": settings.temperature})
     context_size = settings.context_size or spec.context_size
     if kind == "mlx":
-        return _open_mlx(resolved.path, context_size, sampling, spec.chat_format)
+        return _open_mlx(resolved.path, context_size, sampling, spec.chat_format, settings.image_tokens)
     from .llama_cpp import LlamaCppBackend
 
     if spec.vision and resolved.mmproj is None:
@@ -62,7 +62,7 @@ def open_backend(
     return backend
 
 
-def _open_mlx(path, context_size: int, sampling, chat_format: str | None) -> Backend:
+def _open_mlx(path, context_size: int, sampling, chat_format: str | None, image_tokens: int) -> Backend:
     try:
         from .mlx_backend import MlxBackend
     except ImportError as exc:
@@ -70,4 +70,5 @@ def _open_mlx(path, context_size: int, sampling, chat_format: str | None) -> Bac
             f"the MLX backend needs mlx and mlx-lm ({exc.name or exc} is missing): "
             "pip install 'gemma-code[mlx]'"
         ) from None
-    return MlxBackend(path, context_size=context_size, sampling=sampling, chat_format=chat_format)
+    return MlxBackend(path, context_size=context_size, sampling=sampling, chat_format=chat_format,
+                      image_tokens=image_tokens)

@@ -5,6 +5,8 @@ same append-only token history (`prompt_history`), tool calls go through the sam
 The prompt cache lives for the session: each step feeds only the tokens the cache lacks.
 Gemma's sliding-window (rotating) caches cannot be trimmed once past the window, so a copy is
 kept at the end of each answered step and a step that must rewind continues from it.
+A Gemma 4 vision-language directory is loaded with mlx-vlm instead (`mlx_vision`): images
+become spans in the same token history, and the same cache and prefill serve them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from gemma_code.agent.messages import Message
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
+from .llama_vision import last_images
+from .mlx_vision import MlxVision, chunk_end, image_start, is_vision_dir
 from .prompt_history import PromptHistory, common_prefix, tools_key
 from .registry import Sampling
 from .toolcalls import ToolCallParser
@@ -30,28 +34,42 @@ class MlxLoadError(Exception):
     """The model directory could not be loaded; the message says why."""
 
 
+def _load(model_dir: Path, image_tokens: int) -> tuple:
+    """(model, tokenizer, images): mlx-vlm for a Gemma 4 vision-language directory (images is
+    its `MlxVision`), mlx-lm otherwise (images is None)."""
+    if is_vision_dir(model_dir):
+        try:
+            images = MlxVision(model_dir, max_image_tokens=image_tokens)
+        except (OSError, ValueError, KeyError) as exc:
+            raise MlxLoadError(f"mlx-vlm could not load {model_dir}: {exc}") from exc
+        return images.logits, images.tokenizer, images
+    from mlx_lm import load
+
+    try:
+        model, tokenizer = load(str(model_dir))
+    except (OSError, ValueError, KeyError) as exc:
+        raise MlxLoadError(f"mlx-lm could not load {model_dir}: {exc}") from exc
+    return model, tokenizer, None
+
+
 class MlxBackend:
-    """An mlx-lm model directory run in-process."""
+    """An mlx-lm (or, with images, mlx-vlm) model directory run in-process."""
 
     name = "mlx"
-    vision = False  # images reach it as OCR text for now; mlx-vlm is not wired in yet
 
     def __init__(
         self, model_dir: Path, *, context_size: int = 32768, sampling: Sampling = Sampling(),
-        chat_format: str | None = None,
+        chat_format: str | None = None, image_tokens: int = 280,
     ) -> None:
-        from mlx_lm import load
-
-        try:
-            self.model, self.tokenizer = load(str(model_dir))
-        except (OSError, ValueError, KeyError) as exc:
-            raise MlxLoadError(f"mlx-lm could not load {model_dir}: {exc}") from exc
+        """`image_tokens`: the most tokens one image may cost a vision-language model."""
+        self.model, self.tokenizer, self.images = _load(Path(model_dir), image_tokens)
+        self.vision = self.images is not None  # without it, images reach the model as OCR text
         self.model_path = Path(model_dir)
         self.context_size = context_size
         self.sampling = sampling
         self.template = self._template(chat_format)
         self.tool_format = self.template.tool_format
-        self.history = PromptHistory(self.template, lambda text, messages: self.tokenize(text))
+        self.history = PromptHistory(self.template, self._encode)
         self.cache = self._new_cache()
         self.cached: list[int] = []  # the tokens the cache holds, in order
         self.snapshot: tuple[list[int], list] | None = None  # (tokens, cache) of an answered step
@@ -85,10 +103,19 @@ class MlxBackend:
                 )
             source = FALLBACK_TEMPLATES[chat_format]
         return ChatTemplate(source, bos_token=self.tokenizer.bos_token or "",
-                            eos_token=self.tokenizer.eos_token or "")
+                            eos_token=self.tokenizer.eos_token or "",
+                            media_marker=self.images.marker if self.images else None)
 
     def tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def _encode(self, text: str, messages: Sequence[Message]) -> list[int]:
+        """Tokens for a rendered suffix of `messages`; its image markers become image spans."""
+        if self.images is None or self.images.marker not in text:
+            return self.tokenize(text)
+        # The text is the end of the conversation, so its markers stand for its last images.
+        images = last_images(messages, text.count(self.images.marker))
+        return self.images.tokenize(text, images, self.tokenize)
 
     def _new_cache(self) -> list:
         from mlx_lm.models.cache import make_prompt_cache
@@ -119,13 +146,21 @@ class MlxBackend:
         """Feed the cache all but the last prompt token; returns (tokens reused, finished)."""
         import mlx.core as mx
 
-        reused = self._rewind(min(common_prefix(self.cached, prompt), len(prompt) - 1), prompt)
+        keep = min(common_prefix(self.cached, prompt), len(prompt) - 1)
+        if self.images is not None:
+            keep = image_start(prompt, keep)
+        reused = self._rewind(keep, prompt)
         at = reused
         while at < len(prompt) - 1:
             if cancel is not None and cancel.is_set():
                 return reused, False
-            chunk = prompt[at : min(at + PREFILL_STEP, len(prompt) - 1)]
-            self.model(mx.array(chunk)[None], cache=self.cache)
+            end = min(at + PREFILL_STEP, len(prompt) - 1)
+            if self.images is None:
+                chunk = prompt[at:end]
+                self.model(mx.array(chunk)[None], cache=self.cache)
+            else:
+                chunk = prompt[at : chunk_end(prompt, at, end)]
+                self.images.forward(chunk, self.cache)
             mx.eval([c.state for c in self.cache])
             self.cached.extend(chunk)
             at += len(chunk)
@@ -140,6 +175,8 @@ class MlxBackend:
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions
     ) -> Iterator[BackendEvent]:
         prompt = self.history.build(messages, tools)
+        if self.images is not None:
+            self.images.keep_only(prompt)
         run = _Run(self, prompt, tools, options)
         yield from run.events()
         self.history.record(prompt, run.generated, run.end_token, run.streamed_text, run.end_piece)
@@ -148,6 +185,8 @@ class MlxBackend:
 
     def close(self) -> None:
         self.cache, self.cached, self.snapshot = [], [], None
+        if self.images is not None:
+            self.images.keep_only(())
 
 
 class _Run:
