@@ -89,7 +89,8 @@ class MlxBackend:
             self._lltok = ll_tokenizer(self.tokenizer)
         key = (tools_key(tools), required)
         if key not in self._grammars:
-            self._grammars[key] = compile_tool_grammar(tools, self.tool_format, required=required)
+            self._grammars[key] = compile_tool_grammar(tools, self.tool_format, required=required,
+                                                       encode=self.tokenize)
         return ToolCallConstraint(self._lltok, self._grammars[key], required=required,
                                   open_token=open_token)
 

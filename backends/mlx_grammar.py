@@ -9,7 +9,9 @@ the first token; otherwise the model writes freely until it emits the tool-call 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import re
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from gemma_code.agent.protocols import ToolSpec
 from .grammar import tool_call_grammar
 
 OPEN_MARKERS = {"gemma4": "<|tool_call>", "hermes": "<tool_call>"}
+GEMMA4_MARKERS = ("<|tool_call>", "<tool_call|>", '<|"|>')
 
 
 class GrammarError(Exception):
@@ -39,14 +42,71 @@ def open_marker_token(tokenizer, fmt: str) -> int | None:
     return ids[0] if len(ids) == 1 else None
 
 
-def compile_tool_grammar(tools: Sequence[ToolSpec], fmt: str, *, required: bool) -> str:
-    """The tool-call grammar in llguidance's form (`required`: the open marker included)."""
-    import llguidance
+def compile_tool_grammar(tools: Sequence[ToolSpec], fmt: str, *, required: bool,
+                         encode: Callable[[str], list[int]] | None = None) -> str:
+    """The tool-call grammar in llguidance's form (`required`: the open marker included).
 
+    llguidance's GBNF reader has no token references, so Gemma 4's markers are written as
+    text, converted, and then turned into references to their single tokens (`encode` gives
+    their ids): quoted text would only match ordinary tokens spelling the marker out.
+    """
+    import llguidance
+    from llguidance.gbnf_to_lark import GbnfToLarkError, any_to_lark
+
+    markers = fmt == "gemma4"
+    gbnf = tool_call_grammar(tools, fmt, include_open_marker=required, marker_tokens=not markers)
     try:
-        return llguidance.grammar_from("gbnf", tool_call_grammar(tools, fmt, include_open_marker=required))
+        lark = any_to_lark(gbnf)
+    except GbnfToLarkError as exc:
+        raise GrammarError(f"the tool-call grammar does not compile: {exc}") from None
+    if markers:
+        lark = _marker_references(lark, encode)
+    try:
+        return llguidance.grammar_from("lark", lark)
     except ValueError as exc:
         raise GrammarError(f"the tool-call grammar does not compile: {exc}") from None
+
+
+def _marker_references(lark: str, encode: Callable[[str], list[int]] | None) -> str:
+    if encode is None:
+        raise GrammarError("Gemma 4's tool-call grammar needs the tokenizer")
+    for marker in GEMMA4_MARKERS:
+        ids = encode(marker)
+        if len(ids) != 1:
+            raise GrammarError(f"{marker} is not one token in this vocabulary")
+        lark = lark.replace(json.dumps(marker), f"<[{ids[0]}]>")
+    return _terminals_to_rules(lark, "Q")
+
+
+def _terminals_to_rules(lark: str, name: str) -> str:
+    """Make the terminal `name`, and every terminal that uses it, a rule: a token reference
+    (the string quote) may only stand in a rule. Lark terminals are the upper-case names."""
+    bodies: dict[str, str] = {}
+    current = None
+    for line in lark.splitlines():
+        head = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*:", line)
+        if head:
+            current = head.group(1)
+            bodies[current] = line[head.end():]
+        elif current is not None:
+            bodies[current] += line
+    tainted = {name}
+    while True:
+        more = {n for n, body in bodies.items() if n.isupper() and n not in tainted
+                and tainted & _names(body)}
+        if not more:
+            break
+        tainted |= more
+    # Names only, never the insides of "strings" or /regexes/.
+    return _NAME_OR_LITERAL.sub(
+        lambda m: f"tok_{m.group(0).lower()}" if m.group(0) in tainted else m.group(0), lark)
+
+
+_NAME_OR_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|/(?:[^/\\]|\\.)*/|[A-Za-z_][A-Za-z0-9_]*')
+
+
+def _names(text: str) -> set[str]:
+    return {m.group(0) for m in _NAME_OR_LITERAL.finditer(text) if m.group(0)[0] not in '"/'}
 
 
 class ToolCallConstraint:

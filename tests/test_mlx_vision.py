@@ -270,3 +270,31 @@ def test_a_directory_without_vision_config_loads_with_mlx_lm(tmp_path, tmp_path_
         assert usage.finish_reason in ("length", "stop") and answer
     finally:
         backend.close()
+
+
+def test_a_gemma4_tool_call_is_forced_through_its_marker_tokens(mlx):
+    """Gemma 4's markers and string quote are single special tokens: the grammar refers to
+    those tokens (llguidance cannot take them as GBNF text), so the random-weight model,
+    forced by it, writes a call in the native format that parses with typed arguments."""
+    from gemma_code.agent.events import ToolCallParsed
+    from gemma_code.agent.protocols import ToolSpec
+
+    weather = ToolSpec(name="get_weather", description="Weather forecast", parameters={
+        "type": "object", "properties": {"city": {"type": "string", "maxLength": 12},
+                                         "days": {"type": "integer"}},
+        "required": ["city", "days"], "additionalProperties": False,
+    })
+    mlx.cache, mlx.cached, mlx.history.last = mlx._new_cache(), [], None
+    options = GenerationOptions(max_tokens=80, temperature=0.0, tool_choice="required")
+    events = list(mlx.stream([UserMessage.of("Weather in Paris for 3 days?")], [weather], options))
+    calls = [e.call for e in events if isinstance(e, ToolCallParsed)]
+    assert len(calls) == 1 and calls[0].parse_error is None, events
+    assert calls[0].name == "get_weather"
+    assert isinstance(calls[0].arguments["city"], str) and isinstance(calls[0].arguments["days"], int)
+    assert events[-1].finish_reason == "tool_calls"
+    # gemma-code's own tools compile too, both from the first token and after the open marker
+    from gemma_code.tools import default_tools
+    from gemma_code.tools.base import tool_spec
+
+    specs = [tool_spec(tool) for tool in default_tools()]
+    assert mlx.constraint(specs, required=True) and mlx.constraint(specs, required=False)
