@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import codecs
 import ctypes
-import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, ToolCallParsed, Usage
+from gemma_code.agent.events import BackendEvent, ToolCallParsed
 from gemma_code.agent.messages import Message
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .registry import Sampling
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
+from .generation_step import GenerationStep
 from .llama_vision import Projector, VisionError, last_images
 from .prompt_history import PromptHistory, common_prefix, tools_key
-from .toolcalls import ToolCallParser
 
 
 class ModelLoadError(Exception):
@@ -216,48 +215,12 @@ class LlamaCppBackend:
         self.llm.close()
 
 
-class _Run:
-    """One generation step: prefill, sample, parse, switch to a grammar inside tool calls."""
+class _Run(GenerationStep):
+    """One generation step on llama.cpp: switch to the tool grammar inside tool calls."""
 
     def __init__(self, backend: LlamaCppBackend, prompt: list[int], tools, options) -> None:
-        self.b, self.prompt, self.tools, self.options = backend, prompt, tools, options
-        self.generated: list[int] = []
-        self.end_token: int | None = None
-        self.end_piece: str | None = None
-        self.streamed_text = ""
-        self.parser = ToolCallParser(backend.tool_format, {t.name for t in tools})
+        super().__init__(backend, prompt, tools, options)
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-    def _usage(self, cached: int, prefill: float, decode: float, finish: FinishReason) -> Usage:
-        return Usage(
-            prompt_tokens=len(self.prompt), cached_tokens=cached,
-            completion_tokens=len(self.generated), prefill_seconds=prefill,
-            decode_seconds=decode, finish_reason=finish, context_size=self.b.context_size,
-        )
-
-    def _budget(self) -> int:
-        return min(self.options.max_tokens, self.b.context_size - len(self.prompt) - 1)
-
-    def events(self) -> Iterator[BackendEvent]:
-        cancel = self.options.cancel
-        if self._budget() <= 0:
-            yield self._usage(0, 0.0, 0.0, "context_full")
-            return
-        started = time.perf_counter()
-        cached, done = self.b._prefill(self.prompt, cancel)
-        prefill = time.perf_counter() - started
-        if not done:
-            yield self._usage(cached, prefill, 0.0, "cancelled")
-            return
-        started = time.perf_counter()
-        finish = yield from self._decode()
-        yield self._usage(cached, prefill, time.perf_counter() - started, finish)
-
-    def _emit(self, events: list[BackendEvent]) -> Iterator[BackendEvent]:
-        for event in events:
-            if isinstance(event, TextDelta):
-                self.streamed_text += event.text
-            yield event
 
     def _decode(self) -> Iterator[BackendEvent]:
         import llama_cpp
@@ -287,8 +250,7 @@ class _Run:
                 return "tool_calls"  # one call per step: the result comes before anything else
             if len(self.generated) >= self._budget():
                 yield from self._emit(self.parser.finish())
-                context_used = len(self.prompt) + len(self.generated)
-                return "context_full" if context_used >= self.b.context_size - 1 else "length"
+                return self._full_or_length()
             if constrain and not grammar_on and self.parser.in_tool_call:
                 # The model opened a tool call: constrain the rest of it with the tool grammar.
                 grammar_on = True

@@ -12,20 +12,19 @@ become spans in the same token history, and the same cache and prefill serve the
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, ToolCallParsed, Usage
+from gemma_code.agent.events import BackendEvent, ToolCallParsed
 from gemma_code.agent.messages import Message
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
+from .generation_step import GenerationStep
 from .llama_vision import last_images
 from .mlx_vision import MlxVision, chunk_end, image_start, is_vision_dir
 from .prompt_history import PromptHistory, common_prefix, tools_key
 from .registry import Sampling
-from .toolcalls import ToolCallParser
 
 PREFILL_STEP = 512  # tokens per forward pass while prefilling; cancellation is checked between
 
@@ -190,49 +189,8 @@ class MlxBackend:
             self.images.keep_only(())
 
 
-class _Run:
-    """One generation step: prefill, sample, parse."""
-
-    def __init__(self, backend: MlxBackend, prompt: list[int], tools, options) -> None:
-        self.b, self.prompt, self.tools, self.options = backend, prompt, tools, options
-        self.generated: list[int] = []
-        self.end_token: int | None = None
-        self.end_piece: str | None = None
-        self.streamed_text = ""
-        self.finish: FinishReason = "stop"
-        self.parser = ToolCallParser(backend.tool_format, {t.name for t in tools})
-
-    def _usage(self, cached: int, prefill: float, decode: float) -> Usage:
-        return Usage(
-            prompt_tokens=len(self.prompt), cached_tokens=cached,
-            completion_tokens=len(self.generated), prefill_seconds=prefill,
-            decode_seconds=decode, finish_reason=self.finish, context_size=self.b.context_size,
-        )
-
-    def _budget(self) -> int:
-        return min(self.options.max_tokens, self.b.context_size - len(self.prompt) - 1)
-
-    def events(self) -> Iterator[BackendEvent]:
-        if self._budget() <= 0:
-            self.finish = "context_full"
-            yield self._usage(0, 0.0, 0.0)
-            return
-        started = time.perf_counter()
-        cached, done = self.b._prefill(self.prompt, self.options.cancel)
-        prefill = time.perf_counter() - started
-        if not done:
-            self.finish = "cancelled"
-            yield self._usage(cached, prefill, 0.0)
-            return
-        started = time.perf_counter()
-        yield from self._decode()
-        yield self._usage(cached, prefill, time.perf_counter() - started)
-
-    def _emit(self, events: list[BackendEvent]) -> Iterator[BackendEvent]:
-        for event in events:
-            if isinstance(event, TextDelta):
-                self.streamed_text += event.text
-            yield event
+class _Run(GenerationStep):
+    """One generation step on MLX: mlx-lm's sampler, with the grammar as a logits processor."""
 
     def _sampler(self):
         from mlx_lm.sample_utils import make_logits_processors, make_sampler
@@ -266,8 +224,7 @@ class _Run:
         for token, _ in steps:
             b.cached.append(token)  # generate_step feeds each token before it yields it
             if options.cancel is not None and options.cancel.is_set():
-                self.finish = "cancelled"
-                return
+                return "cancelled"
             if token in eos:
                 self.end_token = token
                 self.end_piece = b.tokenizer.decode([token])
@@ -278,17 +235,14 @@ class _Run:
             calls += sum(isinstance(e, ToolCallParsed) for e in events)
             yield from self._emit(events)
             if calls and not self.parser.in_tool_call:
-                self.finish = "tool_calls"  # one call per step, as on llama.cpp
-                return
+                return "tool_calls"  # one call per step, as on llama.cpp
         else:
             detokenizer.finalize()
             yield from self._emit(self.parser.feed(detokenizer.last_segment))
             yield from self._emit(self.parser.finish())
-            full = len(self.prompt) + len(self.generated) >= b.context_size - 1
-            self.finish = "context_full" if full else "length"
-            return
+            return self._full_or_length()
         detokenizer.finalize()
         events = [*self.parser.feed(detokenizer.last_segment), *self.parser.finish()]
         calls += sum(isinstance(e, ToolCallParsed) for e in events)
         yield from self._emit(events)
-        self.finish = "tool_calls" if calls else "stop"
+        return "tool_calls" if calls else "stop"
