@@ -28,12 +28,13 @@ from evals.bench import (  # noqa: E402
     Conditions, TokenClock, common_prefix, generated_text, heading, interrupt_on_sigterm,
     load_model, make_demo_repo, parse_args, percent, sampling_at, table,
 )
-from gemma_code.agent.events import TextDelta, ToolCallParsed, Usage  # noqa: E402
+from gemma_code.agent.events import Usage  # noqa: E402
 from gemma_code.agent.messages import SystemMessage, ToolCall, UserMessage  # noqa: E402
 from gemma_code.agent.prompts import system_prompt  # noqa: E402
 from gemma_code.agent.protocols import GenerationOptions  # noqa: E402
 from gemma_code.tools import default_tools  # noqa: E402
 from gemma_code.tools.base import tool_spec  # noqa: E402
+from evals.harness.toolsuite import one_step  # noqa: E402
 
 PROMPTS_FILE = Path(__file__).with_name("bench_prompts.json")
 MODES = {
@@ -102,20 +103,6 @@ def check_call(call: ToolCall, tools: dict) -> str | None:
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         return f"bad arguments {call.arguments}: {str(exc).splitlines()[0]}"
     return None
-
-
-def one_step(backend, messages, specs, options) -> tuple[ToolCall | None, str, Usage, float]:
-    """The first call the model makes in one step (if any), its text, usage and wall seconds."""
-    started = time.perf_counter()
-    call, text, usage = None, [], None
-    for event in backend.stream(messages, specs, options):
-        if isinstance(event, ToolCallParsed) and call is None:
-            call = event.call
-        elif isinstance(event, TextDelta):
-            text.append(event.text)
-        elif isinstance(event, Usage):
-            usage = event
-    return call, "".join(text), usage, time.perf_counter() - started
 
 
 def call_format(raw: str) -> str:

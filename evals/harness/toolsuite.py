@@ -100,7 +100,7 @@ def run_tool_suite(tasks: Sequence[ToolTask], settings: Settings, *, agent: str 
         system = SystemMessage(content=system_prompt(root))
         results = []
         for task in tasks:
-            call, text, usage, seconds = _one_step(backend, [system, UserMessage.of(task.prompt)],
+            call, text, usage, seconds = one_step(backend, [system, UserMessage.of(task.prompt)],
                                                    specs, options)
             result = ToolCallResult(
                 suite=task.suite, task=task.id, agent=agent, model=settings.model,
@@ -118,7 +118,8 @@ def run_tool_suite(tasks: Sequence[ToolTask], settings: Settings, *, agent: str 
             close()
 
 
-def _one_step(backend, messages, specs, options) -> tuple[ToolCall | None, str, Usage | None, float]:
+def one_step(backend, messages, specs, options) -> tuple[ToolCall | None, str, Usage | None, float]:
+    """The first call the model makes in one step (if any), its text, usage and wall seconds."""
     started = time.perf_counter()
     call, text, usage = None, [], None
     for event in backend.stream(messages, specs, options):
