@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -115,7 +116,14 @@ class Aider:
     sees_images: bool = False  # the served model is text-only through this server
 
     def command(self, prompt: str, work: Path, image: Path | None) -> list[str]:
+        # aider does not know the served model: tell it the context size (and that it is free)
+        metadata = work.parent / "aider-models.json"
+        metadata.write_text(json.dumps({f"openai/{SERVED_NAME}": {
+            "max_input_tokens": self.context_size, "max_output_tokens": 4096,
+            "input_cost_per_token": 0, "output_cost_per_token": 0,
+            "litellm_provider": "openai", "mode": "chat"}}))
         return [str(peer_bin("aider", "aider")), "--model", f"openai/{SERVED_NAME}",
+                "--model-metadata-file", str(metadata),
                 "--openai-api-base", self.url, "--openai-api-key", "local",
                 "--message", prompt, "--yes-always", "--no-stream", "--no-pretty",
                 "--no-fancy-input", "--no-check-update", "--no-show-model-warnings",
@@ -134,8 +142,6 @@ class Aider:
 
 def _aider_metrics(output: str) -> Metrics:
     """aider prints `Tokens: 2.1k sent, 312 received.` after each request."""
-    import re
-
     m = Metrics()
     for sent, sent_k, received, received_k in re.findall(
             r"Tokens: ([\d.]+)(k?) sent, ([\d.]+)(k?) received", output):
