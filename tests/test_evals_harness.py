@@ -106,6 +106,7 @@ def test_a_task_solved_on_the_first_try(suites, tmp_path):
     assert attempt.metrics.tool_errors == attempt.metrics.malformed_calls == 0
     assert attempt.metrics.end_reason == "answered"
     assert "1 passed" in attempt.check_output
+    assert attempt.changed == ["calc.py"]
 
 
 def test_a_failed_task_gets_a_second_try_that_is_told_only_that_it_failed(suites, tmp_path):
@@ -113,14 +114,17 @@ def test_a_failed_task_gets_a_second_try_that_is_told_only_that_it_failed(suites
     script = _script(tmp_path / "lazy.json", [
         {"tool_calls": [{"name": "nope", "arguments": {}}]},  # an unknown tool: malformed
         {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.py"}}]},  # a tool error
+        {"tool_calls": [{"name": "write_file", "arguments": {  # a wrong fix
+            "path": "calc.py", "content": "def add(a, b):\n    return b - a\n"}}]},
         {"text": "Looks fine to me."},
     ])
     result = run_repo_task(task, _agent(script), "scripted", tries=2, timeout=120, logs=tmp_path / "logs")
     assert not result.passed and not result.first_try
     assert len(result.tries) == 2
     for attempt in result.tries:
-        assert not attempt.passed and "assert -1 == 5" in attempt.check_output
+        assert not attempt.passed and "assert 1 == 5" in attempt.check_output
         assert attempt.metrics.malformed_calls == 1 and attempt.metrics.tool_errors == 1
+        assert attempt.changed == ["calc.py"]
     assert failure_cause(result) == "finished, check failed"
     second = Path(result.tries[1].log).with_suffix(".out")
     sessions = [e for e in _events(str(second)) if e["type"] == "done"]
@@ -167,6 +171,8 @@ def test_the_hidden_check_never_reaches_the_agent(suites, tmp_path):
         assert "calc.py" in listing and "test_hidden" not in listing
         assert seen[1]["is_error"] and "assert add" not in read
         assert grep.startswith("no matches")
+        assert attempt.changed == []
+    assert failure_cause(result) == "finished without changing a file"
     assert not any(Path(tmp_path).glob("**/work/test_hidden_calc.py"))
 
 

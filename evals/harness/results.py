@@ -22,6 +22,7 @@ class Try(BaseModel):
     timed_out: bool
     metrics: Metrics
     passed: bool
+    changed: list[str] = Field(default_factory=list)  # files that differ from the task's start
     check_output: str = ""
     log: str = ""  # the agent's output files, relative to the results file
 

@@ -11,7 +11,7 @@ from .agents import Agent
 from .processes import run_logged
 from .results import RepoResult, Try
 from .suites import RepoTask
-from .workspace import prepare, run_check
+from .workspace import changed_files, prepare, run_check
 
 DEFAULT_TIMEOUT = 600.0
 RETRY_NOTE = "(I tried your change: the problem is still there.)"
@@ -45,7 +45,8 @@ def run_repo_task(task: RepoTask, agent: Agent, model: str, *, tries: int, timeo
             metrics = agent.after_try(work, logs / f"try{number}") or agent.metrics(out, err)
             attempt = Try(seconds=round(finished.seconds, 2), exit_code=finished.exit_code,
                           timed_out=finished.timed_out, metrics=metrics,
-                          passed=check.passed, check_output=check.output, log=str(out))
+                          passed=check.passed, changed=changed_files(work),
+                          check_output=check.output, log=str(out))
             if finished.timed_out:
                 attempt.metrics.end_reason = "timeout"
             result.tries.append(attempt)

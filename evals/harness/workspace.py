@@ -42,6 +42,21 @@ def prepare(task: RepoTask, dest: Path) -> Path:
     return dest
 
 
+# Files agents keep for themselves; they do not count as changes to the task's code.
+_BOOKKEEPING = (".aider", ".gitignore")
+
+
+def changed_files(work: Path) -> list[str]:
+    """Files that differ from the task's start (committed by the agent or not), new ones included."""
+    tracked = git(work, "diff", "--name-only", _start(work)).splitlines()
+    new = git(work, "ls-files", "--others", "--exclude-standard").splitlines()
+    return sorted(name for name in {*tracked, *new} if not name.startswith(_BOOKKEEPING))
+
+
+def _start(work: Path) -> str:
+    return git(work, "rev-list", "--max-parents=0", "HEAD").split()[0]
+
+
 def overlay(source: Path, dest: Path) -> None:
     """Copy every file under `source` to the same place under `dest`, replacing what is there."""
     if source.is_dir():
