@@ -90,7 +90,7 @@ def failure_cause(result: Result) -> str:
         return f"agent stopped: {reason}"  # a peer's own reason, e.g. mini-swe-agent's RepeatedFormatError
     if last.exit_code not in (0, None):
         return f"agent exited {last.exit_code}"
-    if not any(attempt.changed for attempt in result.tries):
+    if all(attempt.changed == [] for attempt in result.tries):
         return "finished without changing a file"
     return "finished, check failed"
 

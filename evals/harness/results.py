@@ -22,7 +22,7 @@ class Try(BaseModel):
     timed_out: bool
     metrics: Metrics
     passed: bool
-    changed: list[str] = Field(default_factory=list)  # files that differ from the task's start
+    changed: list[str] | None = None  # files that differ from the task's start (None: not recorded)
     check_output: str = ""
     log: str = ""  # the agent's output files, relative to the results file
 
