@@ -211,8 +211,10 @@ def test_the_tool_suite_grades_the_first_call(suites, tmp_path):
     assert got["list-src"].right_tool and not got["list-src"].valid_args
     assert [failure_cause(got[t]) for t in ("run-tests", "list-src")] == [
         "wrong tool", "arguments fail the schema"]
+    assert got["find-port"].expected == ["grep", "run_shell"]
     table = report(results)
     assert "| picks | gemma-code |" in table and "| 4 | 50% |" in table
+    assert "| gemma-code | scripted | run_shell | 1 | 0 | wrong tool 1 |" in table.replace(script, "scripted")
 
 
 def test_bad_suites_are_refused_with_the_reason(suites):

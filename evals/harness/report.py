@@ -133,8 +133,27 @@ def by_task(results: Sequence[Result]) -> str:
     return _table(["suite", "task", "level", *(f"{agent} ({model})" for agent, model in columns)], rows)
 
 
+def by_expected_tool(results: Sequence[Result]) -> str:
+    """Tool-choice prompts by the tool they expect first: passed, and what went wrong instead."""
+    rows: dict[tuple[str, str, str], list[ToolCallResult]] = defaultdict(list)
+    for r in results:
+        if isinstance(r, ToolCallResult) and r.expected:
+            rows[(r.agent, r.model, r.expected[0])].append(r)
+    if not rows:
+        return ""
+    lines = []
+    for (agent, model, tool), group in sorted(rows.items()):
+        causes = Counter(failure_cause(r) for r in group if not r.passed)
+        lines.append([agent, model, tool, len(group), sum(r.passed for r in group),
+                      ", ".join(f"{c} {n}" for c, n in causes.most_common()) or "–"])
+    return _table(["agent", "model", "expected tool", "prompts", "passed", "misses"], lines)
+
+
 def report(results: Sequence[Result]) -> str:
     parts = ["## Summary", "", summary(results), "", "## Failures", "", failures(results)]
+    tools = by_expected_tool(results)
+    if tools:
+        parts += ["", "## Tool choice by expected tool", "", tools]
     tasks = by_task(results)
     if tasks:
         parts += ["", "## Task by task", "", tasks]

@@ -63,6 +63,7 @@ class ToolCallResult(BaseModel):
     task: str
     agent: str
     model: str
+    expected: list[str] = Field(default_factory=list)  # the tools an expected call uses
     called: bool  # the model made a call at all
     well_formed: bool  # parsed and names a known tool
     valid_args: bool  # the arguments pass the tool's schema

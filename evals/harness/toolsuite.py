@@ -104,6 +104,7 @@ def run_tool_suite(tasks: Sequence[ToolTask], settings: Settings, *, agent: str 
                                                    specs, options)
             result = ToolCallResult(
                 suite=task.suite, task=task.id, agent=agent, model=settings.model,
+                expected=list(dict.fromkeys(e.tool for e in task.expect)),
                 call=call.model_dump(include={"name", "arguments", "parse_error"}) if call else None,
                 text=text[:500], seconds=round(seconds, 2), metrics=_metrics(usage),
                 **grade(call, task.expect, tools),
