@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=600, help="seconds per attempt (default: %(default)s)")
     run.add_argument("--max-steps", type=int, default=30, help="gemma-code's steps per attempt")
     run.add_argument("--temperature", type=float, default=0.0, help="(default: %(default)s)")
-    run.add_argument("--context-size", type=int, default=None, help="peers' server context (default: 16384)")
+    run.add_argument("--context-size", type=int, default=None, help="peers' server context (default: the model's, as gemma-code uses)")
 
     rep = sub.add_parser("report", help="Markdown tables from results files")
     rep.add_argument("files", nargs="+", type=Path)

@@ -25,7 +25,6 @@ from .agents import Metrics
 from .processes import stop_group
 
 PACKAGES = {"aider": "aider-chat", "mini-swe-agent": "mini-swe-agent"}
-SERVER_CONTEXT = 16384
 SERVED_NAME = "local-model"  # the model name peers ask the server for
 
 
@@ -225,7 +224,7 @@ def peer(name: str, model: str, *, context_size: int | None, max_steps: int, tem
     if not program.exists():
         raise OSError(f"{name} is not installed; run `python -m evals setup {name}` first")
     resolved = resolve_model(model, None)
-    context = context_size or SERVER_CONTEXT
+    context = context_size or resolved.spec.context_size  # as gemma-code runs it
     log(f"starting the model server for {resolved.spec.name} on 127.0.0.1 ({context} tokens of context)")
     with model_server(resolved.path, context_size=context, chat_format=None, log_file=logs) as url:
         if name == "aider":
