@@ -248,6 +248,15 @@ def test_run_and_report_from_the_command_line(suites, tmp_path):
     assert shown.returncode == 0, shown.stderr
     assert "| demo | gemma-code |" in shown.stdout and "| 1 | 100% | 100% |" in shown.stdout
     assert "| demo | fix-add | easy | pass " in shown.stdout
+    # --resume keeps what the file has and runs nothing more
+    again = subprocess.run(
+        [sys.executable, "-m", "evals", "run", "--suite", "demo", "--suites-dir", str(suites),
+         "--backend", "scripted", "--model", script, "--out", str(out), "--resume"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "resuming: 1 tasks already in" in again.stderr and "working" not in again.stderr
+    assert json.loads(out.read_text())["results"] == saved["results"]
 
 
 @pytest.mark.real_model

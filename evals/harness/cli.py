@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", default="auto", help="gemma-code's backend (default: %(default)s)")
     run.add_argument("--tasks", help="comma-separated task ids (default: all)")
     run.add_argument("--out", type=Path, help="results file (default: results-SUITE-AGENT.json)")
+    run.add_argument("--resume", action="store_true",
+                     help="keep the tasks the results file already has and run only the others")
     run.add_argument("--tries", type=int, default=2,
                      help="attempts per repository task; a retry is told only that the problem "
                           "is still there (default: %(default)s)")
@@ -118,8 +120,19 @@ def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
 
     logs = _logs_dir(args)
     results = []
+    if args.resume and out.exists():
+        kept = store.load(out)
+        if (kept.meta.get("agent"), kept.meta.get("model")) != (args.agent, args.model):
+            raise ValueError(f"{out} holds {kept.meta.get('agent')} on {kept.meta.get('model')}, "
+                             f"not {args.agent} on {args.model}")
+        results = [r for r in kept.results if r.task in {t.id for t in tasks}]
+        meta.update(started=kept.meta.get("started"), resumed=meta["started"])
+        _say(f"resuming: {len(results)} tasks already in {out}")
+    have = {r.task for r in results}
     with _agent(args) as agent:
         for index, task in enumerate(tasks, 1):
+            if task.id in have:
+                continue
             head = f"[{index}/{len(tasks)}] {task.suite}/{task.id} ({task.difficulty})"
             _say(f"{head}: {agent.name} working...")
 
