@@ -31,17 +31,13 @@ def _groups(results: Sequence[Result]) -> dict[tuple[str, str, str], list[Result
     return dict(sorted(groups.items()))
 
 
-def _metrics(result: Result) -> Metrics:
-    return result.metrics
-
-
 def summary(results: Sequence[Result]) -> str:
     """One row per suite, agent and model."""
     rows = []
     for (suite, agent, model), group in _groups(results).items():
         m = Metrics()
         for result in group:
-            m = m.add(_metrics(result))
+            m = m.add(result.metrics)
         n = len(group)
         passed = sum(r.passed for r in group)
         if isinstance(group[0], ToolCallResult):
@@ -102,7 +98,7 @@ def failures(results: Sequence[Result]) -> str:
         causes = Counter(failure_cause(r) for r in group if not r.passed)
         m = Metrics()
         for result in group:
-            m = m.add(_metrics(result))
+            m = m.add(result.metrics)
         calls = "–" if isinstance(group[0], ToolCallResult) else (
             f"{m.malformed_calls} malformed, {m.tool_errors} tool errors of {m.tool_calls} calls")
         text = ", ".join(f"{cause} {count}" for cause, count in causes.most_common()) or "none"
