@@ -57,7 +57,8 @@ def summary(results: Sequence[Result]) -> str:
             f"{seconds / n:.0f}",
             _rate(m.prompt_tokens - m.cached_tokens, m.prefill_seconds),
             _rate(m.completion_tokens, m.decode_seconds),
-            _pct(m.cached_tokens, m.prompt_tokens) if m.prompt_tokens else "–",
+            # peers report tokens but not what their server reused
+            _pct(m.cached_tokens, m.prompt_tokens) if m.prompt_tokens and m.prefill_seconds else "–",
         ])
     return _table(["suite", "agent", "model", "tasks", "pass", "first try", "well-formed calls",
                    "steps/task", "tokens/task", "s/task", "prefill tok/s", "decode tok/s",
@@ -99,7 +100,7 @@ def failures(results: Sequence[Result]) -> str:
         m = Metrics()
         for result in group:
             m = m.add(result.metrics)
-        calls = "–" if isinstance(group[0], ToolCallResult) else (
+        calls = "–" if isinstance(group[0], ToolCallResult) or not m.tool_calls else (
             f"{m.malformed_calls} malformed, {m.tool_errors} tool errors of {m.tool_calls} calls")
         text = ", ".join(f"{cause} {count}" for cause, count in causes.most_common()) or "none"
         rows.append([suite, agent, model, sum(not r.passed for r in group), text, calls])
