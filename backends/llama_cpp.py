@@ -20,7 +20,7 @@ from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 from .registry import Sampling
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
 from .generation_step import GenerationStep
-from .llama_vision import Projector, VisionError, last_images
+from .llama_vision import Projector, VisionError, encode_with_images
 from .prompt_history import PromptHistory, common_prefix, tools_key
 
 
@@ -140,12 +140,7 @@ class LlamaCppBackend:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
     def _encode(self, text: str, messages: Sequence[Message]) -> list[int]:
-        """Tokens for a rendered suffix of `messages`; its image markers become image spans."""
-        if self.projector is None or self.projector.marker not in text:
-            return self.tokenize(text)
-        # The text is the end of the conversation, so its markers stand for its last images.
-        images = last_images(messages, text.count(self.projector.marker))
-        return self.projector.tokenize(text, images)
+        return encode_with_images(text, messages, self.tokenize, self.projector)
 
     def build_prompt(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[int]:
         """The token sequence for the next step, reusing the generated history when possible."""

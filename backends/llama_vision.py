@@ -25,6 +25,15 @@ def last_images(messages: Sequence[Message], count: int) -> list[ImagePart]:
     return images[len(images) - count:] if count > 0 else []
 
 
+def encode_with_images(text: str, messages: Sequence[Message], tokenize, vision) -> list[int]:
+    """Tokens for a rendered suffix of `messages`: plain `tokenize` for text, and, when `vision`
+    (a `Projector` or an `MlxVision`) is given, its image markers become image spans."""
+    if vision is None or vision.marker not in text:
+        return tokenize(text)
+    # The text is the end of the conversation, so its markers stand for its last images.
+    return vision.tokenize(text, last_images(messages, text.count(vision.marker)))
+
+
 class VisionError(Exception):
     """The image projector cannot be used, or an image cannot be encoded; says why."""
 

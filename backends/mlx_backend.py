@@ -21,7 +21,7 @@ from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
 from .generation_step import GenerationStep
-from .llama_vision import last_images
+from .llama_vision import encode_with_images
 from .mlx_vision import MlxVision, chunk_end, image_start, is_vision_dir
 from .prompt_history import PromptHistory, common_prefix, tools_key
 from .registry import Sampling
@@ -110,12 +110,7 @@ class MlxBackend:
         return list(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _encode(self, text: str, messages: Sequence[Message]) -> list[int]:
-        """Tokens for a rendered suffix of `messages`; its image markers become image spans."""
-        if self.images is None or self.images.marker not in text:
-            return self.tokenize(text)
-        # The text is the end of the conversation, so its markers stand for its last images.
-        images = last_images(messages, text.count(self.images.marker))
-        return self.images.tokenize(text, images, self.tokenize)
+        return encode_with_images(text, messages, self.tokenize, self.images)
 
     def _new_cache(self) -> list:
         from mlx_lm.models.cache import make_prompt_cache

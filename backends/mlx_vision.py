@@ -16,7 +16,7 @@ import importlib
 import io
 import json
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,18 +90,20 @@ class MlxVision:
         self.logits = _Logits(self.model)
         _see_whole_images(self.model.language_model.model)
 
-    def tokenize(self, text: str, images: Sequence[ImagePart],
-                 encode: Callable[[str], list[int]]) -> list[int]:
+    def tokenize(self, text: str, images: Sequence[ImagePart]) -> list[int]:
         """Tokens for `text`, whose image markers stand for `images` in order."""
         pieces = text.split(self.marker)
         if len(pieces) - 1 != len(images):
             raise VisionError(f"the prompt has {len(pieces) - 1} image markers for "
                               f"{len(images)} images (a message containing {self.marker} "
                               "confuses it)")
-        tokens = encode(pieces[0])
+        tokens = self._text(pieces[0])
         for image, piece in zip(images, pieces[1:]):
-            tokens += self._span(image) + encode(piece)
+            tokens += self._span(image) + self._text(piece)
         return tokens
+
+    def _text(self, text: str) -> list[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
 
     def _span(self, image: ImagePart) -> list[int]:
         """The image's tokens as the processor lays them out, its soft tokens as placeholders."""

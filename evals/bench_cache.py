@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evals.bench import (  # noqa: E402
-    Conditions, TokenClock, common_prefix, generated_text, heading, load_model, make_demo_repo,
+    Conditions, TokenClock, generated_text, heading, load_model, make_demo_repo,
     parse_args, percent, table,
 )
 from gemma_code.agent.approval import DenyApprover  # noqa: E402
@@ -32,6 +32,7 @@ from gemma_code.agent.events import (  # noqa: E402
 from gemma_code.agent.loop import Agent, run_turn  # noqa: E402
 from gemma_code.agent.messages import SystemMessage, UserMessage  # noqa: E402
 from gemma_code.agent.prompts import system_prompt  # noqa: E402
+from gemma_code.backends.prompt_history import common_prefix  # noqa: E402
 from gemma_code.agent.protocols import GenerationOptions, ToolContext  # noqa: E402
 from gemma_code.agent.registry import ToolRegistry  # noqa: E402
 from gemma_code.agent.workspace import LocalWorkspace  # noqa: E402

@@ -25,16 +25,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evals.bench import (  # noqa: E402
-    Conditions, TokenClock, common_prefix, generated_text, heading, interrupt_on_sigterm,
+    Conditions, TokenClock, generated_text, heading, interrupt_on_sigterm,
     load_model, make_demo_repo, parse_args, percent, sampling_at, table,
 )
 from gemma_code.agent.events import Usage  # noqa: E402
 from gemma_code.agent.messages import SystemMessage, ToolCall, UserMessage  # noqa: E402
 from gemma_code.agent.prompts import system_prompt  # noqa: E402
+from gemma_code.backends.prompt_history import common_prefix  # noqa: E402
 from gemma_code.agent.protocols import GenerationOptions  # noqa: E402
 from gemma_code.tools import default_tools  # noqa: E402
 from gemma_code.tools.base import tool_spec  # noqa: E402
-from evals.harness.toolsuite import one_step  # noqa: E402
+from evals.harness.toolsuite import check_call, one_step  # noqa: E402
 
 PROMPTS_FILE = Path(__file__).with_name("bench_prompts.json")
 MODES = {
@@ -91,20 +92,6 @@ def load_prompts(limit: int | None) -> list[dict]:
     return prompts[:limit] if limit else prompts
 
 
-def check_call(call: ToolCall, tools: dict) -> str | None:
-    """None when `call` is a valid call of one of `tools`, else what is wrong with it."""
-    if call.parse_error:
-        return f"parse error: {call.parse_error}"
-    tool = tools.get(call.name)
-    if tool is None:
-        return f"unknown tool {call.name!r}"
-    try:
-        tool.Args.model_validate(call.arguments)
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        return f"bad arguments {call.arguments}: {str(exc).splitlines()[0]}"
-    return None
-
-
 def call_format(raw: str) -> str:
     """How the model wrote its answer: tagged (<tool_call>), fenced (```), bare JSON, or prose."""
     if "<tool_call>" in raw:
@@ -124,7 +111,7 @@ def run_mode(backend, clock: TokenClock, suite: Suite, mode: str, temperature: f
         clock.take()
         call, text, usage, seconds = one_step(backend, messages, suite.specs, options)
         calls = clock.take()
-        problem = "no call" if call is None else check_call(call, suite.tools)
+        problem = "no call" if call is None else check_call(call, suite.tools)[1] or None
         outcomes.append(Outcome(item["prompt"], item["expected"], mode, temperature, call,
                                 problem, text, seconds, usage, generated_text(backend.llm, calls),
                                 len(calls) - 1))

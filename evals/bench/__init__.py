@@ -10,13 +10,14 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from evals.harness.workspace import commit_all
 
 OFFLINE_MODEL = "qwen2.5-coder-1.5b"
 
@@ -151,15 +152,6 @@ def first_to_last_rate(times: Sequence[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 # A small repository to work in ---------------------------------------------------------
 
 DEMO_FILES = {
@@ -193,13 +185,6 @@ DEMO_FILES = {
 }
 
 
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", *args],
-        cwd=root, check=True, capture_output=True,
-    )
-
-
 def make_demo_repo(name: str, skip: tuple[str, ...] = ()) -> Path:
     """A fresh git repository with a few Python files (calc.add has a bug), committed once.
 
@@ -215,9 +200,7 @@ def make_demo_repo(name: str, skip: tuple[str, ...] = ()) -> Path:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "add", ".")
-    _git(root, "commit", "-qm", "initial commit")
+    commit_all(root, "initial commit")
     return root.resolve()
 
 

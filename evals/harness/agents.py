@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,11 +33,14 @@ class Metrics(BaseModel):
     prefill_seconds: float = 0.0
     decode_seconds: float = 0.0
 
-    def add(self, other: Metrics) -> Metrics:
-        data = self.model_dump()
-        for key, value in other.model_dump().items():
-            data[key] = value if key == "end_reason" else data[key] + value
-        return Metrics(**data)
+    @classmethod
+    def total(cls, parts: Iterable[Metrics]) -> Metrics:
+        """The sum of `parts`; the end reason is the last one's."""
+        data = cls().model_dump()
+        for part in parts:
+            for key, value in part.model_dump().items():
+                data[key] = value if key == "end_reason" else data[key] + value
+        return cls(**data)
 
 
 class Agent(Protocol):

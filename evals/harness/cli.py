@@ -83,7 +83,7 @@ def _report(files: list[Path]) -> int:
 def _run(args: argparse.Namespace) -> int:
     only = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     tasks = load_suite(args.suite, only, args.suites_dir)
-    out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
+    out = args.out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
     meta = store.conditions(suite=args.suite, agent=args.agent, model=args.model,
                             tries=args.tries, timeout=args.timeout, max_steps=args.max_steps,
                             temperature=args.temperature)
@@ -118,7 +118,7 @@ def _run_tools(args, tasks):
 def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
     from .run import run_repo_task
 
-    logs = _logs_dir(args)
+    logs = out.with_suffix(".logs")  # agent output beside the results
     results = []
     if args.resume and out.exists():
         kept = store.load(out)
@@ -151,11 +151,6 @@ def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
     return results
 
 
-def _logs_dir(args) -> Path:
-    out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
-    return out.with_suffix(".logs")
-
-
 def _agent(args):
     from contextlib import nullcontext
 
@@ -167,4 +162,4 @@ def _agent(args):
     from .peers import peer
 
     return peer(args.agent, args.model, context_size=args.context_size, max_steps=args.max_steps,
-                temperature=args.temperature, log=_say, logs=_logs_dir(args) / "server.log")
+                temperature=args.temperature, log=_say, logs=args.out.with_suffix(".logs") / "server.log")

@@ -35,20 +35,17 @@ def summary(results: Sequence[Result]) -> str:
     """One row per suite, agent and model."""
     rows = []
     for (suite, agent, model), group in _groups(results).items():
-        m = Metrics()
-        for result in group:
-            m = m.add(result.metrics)
+        m = Metrics.total(r.metrics for r in group)
         n = len(group)
         passed = sum(r.passed for r in group)
+        seconds = sum(r.seconds for r in group)
         if isinstance(group[0], ToolCallResult):
             first = passed
             calls = sum(r.called for r in group)
             well_formed = sum(r.well_formed and r.valid_args for r in group)
-            seconds = sum(r.seconds for r in group)
         else:
             first = sum(r.first_try for r in group)
             calls, well_formed = m.tool_calls, m.tool_calls - m.malformed_calls
-            seconds = sum(r.seconds for r in group)
         rows.append([
             suite, agent, model, n, _pct(passed, n), _pct(first, n),
             _pct(well_formed, calls) if calls else "–",
@@ -97,9 +94,7 @@ def failures(results: Sequence[Result]) -> str:
     rows = []
     for (suite, agent, model), group in _groups(results).items():
         causes = Counter(failure_cause(r) for r in group if not r.passed)
-        m = Metrics()
-        for result in group:
-            m = m.add(result.metrics)
+        m = Metrics.total(r.metrics for r in group)
         calls = "–" if isinstance(group[0], ToolCallResult) or not m.tool_calls else (
             f"{m.malformed_calls} malformed, {m.tool_errors} tool errors of {m.tool_calls} calls")
         text = ", ".join(f"{cause} {count}" for cause, count in causes.most_common()) or "none"

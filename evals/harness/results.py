@@ -45,14 +45,7 @@ class RepoResult(BaseModel):
 
     @property
     def metrics(self) -> Metrics:
-        total = Metrics()
-        for attempt in self.tries:
-            total = total.add(attempt.metrics)
-        return total
-
-    @property
-    def timed_out(self) -> bool:
-        return any(t.timed_out for t in self.tries)
+        return Metrics.total(attempt.metrics for attempt in self.tries)
 
 
 class ToolCallResult(BaseModel):

@@ -26,7 +26,7 @@ from gemma_code.tools.base import tool_spec
 from .agents import Metrics
 from .results import ToolCallResult
 from .suites import ToolExpect, ToolTask
-from .workspace import git
+from .workspace import commit_all
 
 MAX_TOKENS = 512
 
@@ -40,27 +40,36 @@ def normalise(key: str, value: object) -> object:
     return value
 
 
+def check_call(call: ToolCall, tools: dict) -> tuple[bool, str]:
+    """(well formed, what is wrong): well formed is parsed and naming one of `tools`; the
+    problem is "" when the arguments also pass that tool's schema."""
+    if call.parse_error:
+        return False, f"unreadable call: {call.parse_error}"
+    tool = tools.get(call.name)
+    if tool is None:
+        return False, f"unknown tool {call.name!r}"
+    try:
+        tool.Args.model_validate(call.arguments)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        return True, f"arguments fail the schema: {str(exc).splitlines()[0]}"
+    return True, ""
+
+
 def grade(call: ToolCall | None, expects: Sequence[ToolExpect], tools: dict) -> dict:
     """The grading fields of a `ToolCallResult` for the model's first call."""
     if call is None:
         return dict(called=False, well_formed=False, valid_args=False, right_tool=False,
                     passed=False, problem="no tool call")
-    grades = dict(called=True, well_formed=False, valid_args=False, right_tool=False, passed=False)
-    tool = tools.get(call.name)
-    if call.parse_error or tool is None:
-        problem = f"unreadable call: {call.parse_error}" if call.parse_error else f"unknown tool {call.name!r}"
-        return grades | dict(problem=problem)
-    grades["well_formed"] = True
-    try:
-        tool.Args.model_validate(call.arguments)
-        grades["valid_args"] = True
-    except ValueError as exc:
-        grades["problem"] = f"arguments fail the schema: {str(exc).splitlines()[0]}"
+    well_formed, problem = check_call(call, tools)
+    grades = dict(called=True, well_formed=well_formed, valid_args=well_formed and not problem,
+                  right_tool=False, passed=False, problem=problem)
+    if not well_formed:
+        return grades
     same_tool = [e for e in expects if e.tool == call.name]
     grades["right_tool"] = bool(same_tool)
     if not same_tool:
         return grades | dict(problem=f"called {call.name}, expected {' or '.join(e.tool for e in expects)}")
-    if not grades["valid_args"]:
+    if problem:
         return grades
     misses = [_mismatch(call.arguments, e) for e in same_tool]
     if any(m is None for m in misses):
@@ -94,9 +103,7 @@ def run_tool_suite(tasks: Sequence[ToolTask], settings: Settings, *, agent: str 
     scratch = Path(tempfile.mkdtemp(prefix="evals-tools-"))
     try:
         root = shutil.copytree(tasks[0].repo, scratch / "repo")
-        git(root, "init", "-q", "-b", "main")
-        git(root, "add", "-A")
-        git(root, "commit", "-q", "-m", "start")
+        commit_all(root, "start")
         system = SystemMessage(content=system_prompt(root))
         results = []
         for task in tasks:
@@ -114,9 +121,7 @@ def run_tool_suite(tasks: Sequence[ToolTask], settings: Settings, *, agent: str 
         return results
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        close = getattr(backend, "close", None)
-        if close:
-            close()
+        backend.close()
 
 
 def one_step(backend, messages, specs, options) -> tuple[ToolCall | None, str, Usage | None, float]:

@@ -33,12 +33,17 @@ def git(root: Path, *args: str) -> str:
     return done.stdout
 
 
+def commit_all(root: Path, message: str) -> None:
+    """Make `root` a git repository (branch main) whose one commit holds every file in it."""
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+
+
 def prepare(task: RepoTask, dest: Path) -> Path:
     """Copy the task's repository to `dest` (which must not exist) and commit it."""
     shutil.copytree(task.repo, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    git(dest, "init", "-q", "-b", "main")
-    git(dest, "add", "-A")
-    git(dest, "commit", "-q", "-m", "task start")
+    commit_all(dest, "task start")
     return dest
 
 
