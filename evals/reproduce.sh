@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Re-run every measurement in evals/RESULTS.md and print its tables (hours on a 2-core CPU).
 # Run from the repository root after the README's install: bash evals/reproduce.sh [MODEL]
+# (MODEL defaults as `python -m evals run` does: gemma-4-12b on a GPU or a Mac where it is
+# downloaded, else qwen2.5-coder-1.5b)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:-qwen2.5-coder-1.5b}
 py=${PYTHON:-.venv/bin/python}
+model=${1:-$("$py" -c 'from evals.harness.cli import default_model; print(default_model())')}
 out=evals/runs/$model
 mkdir -p "$out"
 "$py" -m evals setup

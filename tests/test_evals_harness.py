@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -259,8 +260,19 @@ def test_run_and_report_from_the_command_line(suites, tmp_path):
     assert json.loads(out.read_text())["results"] == saved["results"]
 
 
+def _post(url: str, timeout: float, **body) -> dict:
+    import urllib.request
+
+    from evals.harness.peers import SERVED_NAME
+
+    sent = urllib.request.Request(url, data=json.dumps({"model": SERVED_NAME, **body}).encode(),
+                                  headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(sent, timeout=timeout) as answer:
+        return json.loads(answer.read())
+
+
 @pytest.mark.real_model
-def test_the_peers_model_server_serves_on_loopback_and_stops(tmp_path):
+def test_the_peers_model_server_serves_on_loopback_restarts_and_stops(tmp_path):
     import socket
     import urllib.request
 
@@ -269,20 +281,26 @@ def test_the_peers_model_server_serves_on_loopback_and_stops(tmp_path):
 
     model = resolve_model("gemma-3-270m").path
     with model_server(model, context_size=1024, chat_format=None, log_file=tmp_path / "server.log",
-                      n_threads=2) as url:
-        assert url.startswith("http://127.0.0.1:")
-        with urllib.request.urlopen(url + "/models", timeout=30) as answer:
+                      n_threads=2) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(server.url + "/models", timeout=30) as answer:
             assert SERVED_NAME in answer.read().decode()
-        request = urllib.request.Request(
-            url + "/chat/completions", headers={"Content-Type": "application/json"},
-            data=json.dumps({"model": SERVED_NAME, "max_tokens": 4,
-                             "messages": [{"role": "user", "content": "Say hi"}]}).encode())
-        with urllib.request.urlopen(request, timeout=120) as answer:
-            reply = json.loads(answer.read())
+        reply = _post(server.url + "/chat/completions", 120, max_tokens=4,
+                      messages=[{"role": "user", "content": "Say hi"}])
         assert reply["choices"] and reply["usage"]["prompt_tokens"] > 3
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
+
+        # A client that gives up on a long generation (end of text banned, as a runaway model
+        # that never stops) leaves the server busy with it; a restart frees it at the same URL.
+        with pytest.raises(OSError):
+            _post(server.url + "/completions", 2, prompt="1, 2, 3, 4,", max_tokens=900,
+                  logit_bias={"1": -100, "106": -100})
+        busy = server.process.pid
+        server.restart()
+        with pytest.raises(ProcessLookupError):
+            os.kill(busy, 0)
+        assert _post(server.url + "/completions", 30, prompt="1, 2,", max_tokens=2)["choices"]
     with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0, "the server is still listening"
+        assert probe.connect_ex(("127.0.0.1", server.port)) != 0, "the server is still listening"
 
 
 def test_peer_figures_are_read_from_their_own_records(tmp_path):

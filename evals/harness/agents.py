@@ -56,6 +56,9 @@ class Agent(Protocol):
     def after_try(self, work: Path, logs_base: Path) -> Metrics | None:
         """Collect what the agent recorded outside its output (None: nothing)."""
 
+    def after_timeout(self) -> None:
+        """Called after a try ran out of time: leave nothing behind that would slow the next."""
+
 
 @dataclass
 class GemmaCode:
@@ -65,6 +68,7 @@ class GemmaCode:
     backend: str = "auto"
     max_steps: int = 30
     temperature: float | None = None
+    max_tokens: int | None = None
     extra: list[str] = field(default_factory=list)
     name: str = "gemma-code"
     sees_images: bool = True
@@ -75,6 +79,8 @@ class GemmaCode:
                    "--max-steps", str(self.max_steps), "-C", str(work), *self.extra]
         if self.temperature is not None:
             command += ["--temperature", str(self.temperature)]
+        if self.max_tokens is not None:
+            command += ["--max-tokens", str(self.max_tokens)]
         if image is not None:
             command += ["--image", str(image)]
         return [*command, "--", prompt]
@@ -91,6 +97,9 @@ class GemmaCode:
 
     def after_try(self, work: Path, logs_base: Path) -> Metrics | None:
         return None
+
+    def after_timeout(self) -> None:
+        pass  # its model lives in the process that was stopped
 
 
 def metrics_from_events(path: Path) -> Metrics:

@@ -10,7 +10,8 @@ from . import report as reports
 from . import results as store
 from .suites import SUITES_DIR, RepoTask, SuiteError, is_tool_suite, load_suite, suite_names
 
-DEFAULT_MODEL = "qwen2.5-coder-1.5b"
+CPU_MODEL = "qwen2.5-coder-1.5b"
+ACCELERATED_MODEL = "gemma-4-12b"  # a GGUF, so the peers' server runs the same file
 AGENTS = ("gemma-code", "aider", "mini-swe-agent")
 
 
@@ -21,7 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a suite and write a results file")
     run.add_argument("--suite", required=True, help=f"one of: {', '.join(suite_names())}")
     run.add_argument("--suites-dir", type=Path, default=SUITES_DIR, help=argparse.SUPPRESS)
-    run.add_argument("--model", default=DEFAULT_MODEL, help="registry name or path (default: %(default)s)")
+    run.add_argument("--model", help=f"registry name or path (default: {ACCELERATED_MODEL} where llama.cpp "
+                                      f"can use a GPU or Metal and it is downloaded, else {CPU_MODEL})")
     run.add_argument("--agent", choices=AGENTS, default="gemma-code")
     run.add_argument("--backend", default="auto", help="gemma-code's backend (default: %(default)s)")
     run.add_argument("--tasks", help="comma-separated task ids (default: all)")
@@ -34,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=600, help="seconds per attempt (default: %(default)s)")
     run.add_argument("--max-steps", type=int, default=30, help="gemma-code's steps per attempt")
     run.add_argument("--temperature", type=float, default=0.0, help="(default: %(default)s)")
+    run.add_argument("--max-tokens", type=int, default=2048,
+                     help="tokens a model request may generate, for every agent alike (default: %(default)s, "
+                          "gemma-code's own)")
     run.add_argument("--context-size", type=int, default=None, help="peers' server context (default: the model's, as gemma-code uses)")
 
     rep = sub.add_parser("report", help="Markdown tables from results files")
@@ -68,6 +73,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def default_model() -> str:
+    """The model a run uses when none is named: Gemma 4 12B on a GPU machine or a Mac where it is
+    downloaded, else the bundled CPU model."""
+    import llama_cpp
+
+    from gemma_code.backends.registry import get_spec, is_present
+
+    if llama_cpp.llama_supports_gpu_offload() and is_present(get_spec(ACCELERATED_MODEL)):
+        return ACCELERATED_MODEL
+    return CPU_MODEL
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -81,12 +98,15 @@ def _report(files: list[Path]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not args.model:
+        args.model = default_model()
+        _say(f"model: {args.model} (the default on this machine; --model to choose)")
     only = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     tasks = load_suite(args.suite, only, args.suites_dir)
     out = args.out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
     meta = store.conditions(suite=args.suite, agent=args.agent, model=args.model,
                             tries=args.tries, timeout=args.timeout, max_steps=args.max_steps,
-                            temperature=args.temperature)
+                            temperature=args.temperature, max_tokens=args.max_tokens)
     if is_tool_suite(args.suite, args.suites_dir):
         if args.agent != "gemma-code":
             raise SuiteError(f"the {args.suite} suite grades gemma-code's own tool calls only")
@@ -104,7 +124,8 @@ def _run_tools(args, tasks):
 
     from .toolsuite import run_tool_suite
 
-    settings = Settings(model=args.model, backend=args.backend, temperature=args.temperature)
+    settings = Settings(model=args.model, backend=args.backend, temperature=args.temperature,
+                        max_tokens=args.max_tokens)
     done = []
 
     def progress(result) -> None:
@@ -158,8 +179,9 @@ def _agent(args):
 
     if args.agent == "gemma-code":
         return nullcontext(GemmaCode(model=args.model, backend=args.backend, max_steps=args.max_steps,
-                                     temperature=args.temperature))
+                                     temperature=args.temperature, max_tokens=args.max_tokens))
     from .peers import peer
 
     return peer(args.agent, args.model, context_size=args.context_size, max_steps=args.max_steps,
-                temperature=args.temperature, log=_say, logs=args.out.with_suffix(".logs") / "server.log")
+                temperature=args.temperature, max_tokens=args.max_tokens, log=_say,
+                logs=args.out.with_suffix(".logs") / "server.log")

@@ -57,42 +57,68 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+class ModelServer:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 (`url` is its /v1 root)."""
+
+    def __init__(self, model_path: Path, *, context_size: int, chat_format: str | None,
+                 log_file: Path, n_threads: int | None = None, startup_timeout: float = 300):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+                        "--model_alias", SERVED_NAME, "--host", "127.0.0.1", "--port", str(self.port),
+                        "--n_ctx", str(context_size), "--verbose", "False"]
+        if chat_format:
+            self.command += ["--chat_format", chat_format]
+        if n_threads:
+            self.command += ["--n_threads", str(n_threads)]
+        self.log_file, self.startup_timeout = log_file, startup_timeout
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=log, start_new_session=True)
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_group(self.process)
+            self.process = None
+
+    def restart(self) -> None:
+        """A fresh server on the same port. The server cannot cancel a request whose client
+        went away, so a generation that outlived its agent would hold up every later task."""
+        self.stop()
+        self.start()
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise OSError(f"the model server exited ({self.process.returncode}); see {self.log_file}")
+            try:
+                with urllib.request.urlopen(self.url + "/models", timeout=5):
+                    return
+            except (urllib.error.URLError, OSError):
+                time.sleep(1)
+        raise OSError(f"the model server did not answer within {self.startup_timeout:.0f} s; "
+                      f"see {self.log_file}")
+
+
 @contextmanager
-def model_server(model_path: Path, *, context_size: int, chat_format: str | None,
-                 log_file: Path, n_threads: int | None = None,
-                 startup_timeout: float = 300) -> Iterator[str]:
-    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1, stopped on exit; yields its /v1 URL."""
-    port = _free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-               "--model_alias", SERVED_NAME, "--host", "127.0.0.1", "--port", str(port),
-               "--n_ctx", str(context_size), "--verbose", "False"]
-    if chat_format:
-        command += ["--chat_format", chat_format]
-    if n_threads:
-        command += ["--n_threads", str(n_threads)]
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("wb") as log:
-        server = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                  start_new_session=True)
-        try:
-            url = f"http://127.0.0.1:{port}/v1"
-            _wait_until_up(server, url, startup_timeout, log_file)
-            yield url
-        finally:
-            stop_group(server)
-
-
-def _wait_until_up(server: subprocess.Popen, url: str, timeout: float, log_file: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise OSError(f"the model server exited ({server.returncode}); see {log_file}")
-        try:
-            with urllib.request.urlopen(url + "/models", timeout=5):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(1)
-    raise OSError(f"the model server did not answer within {timeout:.0f} s; see {log_file}")
+def model_server(model_path: Path, **options) -> Iterator[ModelServer]:
+    """A started `ModelServer`, stopped on exit."""
+    server = ModelServer(model_path, **options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _openai_env(url: str, scratch: Path) -> dict[str, str]:
@@ -109,8 +135,9 @@ def _openai_env(url: str, scratch: Path) -> dict[str, str]:
 class Aider:
     """aider-chat with one message, every question answered yes, on the served model."""
 
-    url: str
+    server: ModelServer
     context_size: int
+    max_tokens: int = 2048
     name: str = "aider"
     sees_images: bool = False  # the served model is text-only through this server
 
@@ -118,25 +145,32 @@ class Aider:
         # aider does not know the served model: tell it the context size (and that it is free)
         metadata = work.parent / "aider-models.json"
         metadata.write_text(json.dumps({f"openai/{SERVED_NAME}": {
-            "max_input_tokens": self.context_size, "max_output_tokens": 4096,
+            "max_input_tokens": self.context_size, "max_output_tokens": self.max_tokens,
             "input_cost_per_token": 0, "output_cost_per_token": 0,
             "litellm_provider": "openai", "mode": "chat"}}))
+        # the output cap every agent gets (aider sends none of its own); JSON is valid YAML
+        settings = work.parent / "aider-model-settings.yml"
+        settings.write_text(json.dumps([{"name": f"openai/{SERVED_NAME}",
+                                         "extra_params": {"max_tokens": self.max_tokens}}]))
         return [str(peer_bin("aider", "aider")), "--model", f"openai/{SERVED_NAME}",
-                "--model-metadata-file", str(metadata),
-                "--openai-api-base", self.url, "--openai-api-key", "local",
+                "--model-metadata-file", str(metadata), "--model-settings-file", str(settings),
+                "--openai-api-base", self.server.url, "--openai-api-key", "local",
                 "--message", prompt, "--yes-always", "--no-stream", "--no-pretty",
                 "--no-fancy-input", "--no-check-update", "--no-show-model-warnings",
                 "--no-analytics", "--no-show-release-notes", "--no-auto-lint",
                 "--map-tokens", "1024", "--subtree-only"]
 
     def environment(self, scratch: Path) -> dict[str, str]:
-        return _openai_env(self.url, scratch)
+        return _openai_env(self.server.url, scratch)
 
     def metrics(self, stdout: Path, stderr: Path) -> Metrics:
         return _aider_metrics(stdout.read_text(errors="replace"))
 
     def after_try(self, work: Path, logs_base: Path) -> Metrics | None:
         return None
+
+    def after_timeout(self) -> None:
+        self.server.restart()
 
 
 def _aider_metrics(output: str) -> Metrics:
@@ -155,10 +189,11 @@ def _aider_metrics(output: str) -> Metrics:
 class MiniSweAgent:
     """mini-swe-agent's `mini` in yolo mode (no confirmations), exiting when it submits."""
 
-    url: str
+    server: ModelServer
     context_size: int
     max_steps: int = 30
     temperature: float = 0.0
+    max_tokens: int = 2048
     name: str = "mini-swe-agent"
     sees_images: bool = False
 
@@ -167,14 +202,15 @@ class MiniSweAgent:
         # it needs nothing from the server beyond chat, as aider does.
         settings = ["mini_textbased.yaml", f"agent.step_limit={self.max_steps}", "agent.cost_limit=0",
                     f"model.model_kwargs.temperature={self.temperature}",
-                    f"model.model_kwargs.api_base={self.url}"]
+                    f"model.model_kwargs.max_tokens={self.max_tokens}",
+                    f"model.model_kwargs.api_base={self.server.url}"]
         return [str(peer_bin("mini-swe-agent", "mini")), "--model", f"openai/{SERVED_NAME}",
                 "--task", prompt, "--yolo", "--exit-immediately",
                 *(arg for value in settings for arg in ("-c", value)),
                 "--output", str(work.parent / "trajectory.json")]
 
     def environment(self, scratch: Path) -> dict[str, str]:
-        env = _openai_env(self.url, scratch)
+        env = _openai_env(self.server.url, scratch)
         env["MSWEA_CONFIGURED"] = "true"  # skip its first-run set-up questions
         env["MSWEA_COST_TRACKING"] = "ignore_errors"  # a local model has no price
         env["MSWEA_GLOBAL_CONFIG_DIR"] = str(scratch / "home" / "mini-swe-agent")
@@ -192,6 +228,9 @@ class MiniSweAgent:
         kept = logs_base.with_suffix(".traj.json")
         trajectory.replace(kept)
         return _mini_metrics(kept)
+
+    def after_timeout(self) -> None:
+        self.server.restart()
 
 
 def _mini_metrics(path: Path) -> Metrics:
@@ -216,7 +255,7 @@ def _mini_metrics(path: Path) -> Metrics:
 
 @contextmanager
 def peer(name: str, model: str, *, context_size: int | None, max_steps: int, temperature: float,
-         log: Callable[[str], None], logs: Path = Path("evals-server.log")):
+         max_tokens: int, log: Callable[[str], None], logs: Path = Path("evals-server.log")):
     """The peer agent `name`, with a model server for `model` running for as long as it is used."""
     from gemma_code.backends.registry import resolve_model
 
@@ -226,8 +265,9 @@ def peer(name: str, model: str, *, context_size: int | None, max_steps: int, tem
     resolved = resolve_model(model, None)
     context = context_size or resolved.spec.context_size  # as gemma-code runs it
     log(f"starting the model server for {resolved.spec.name} on 127.0.0.1 ({context} tokens of context)")
-    with model_server(resolved.path, context_size=context, chat_format=None, log_file=logs) as url:
+    with model_server(resolved.path, context_size=context, chat_format=None, log_file=logs) as server:
         if name == "aider":
-            yield Aider(url=url, context_size=context)
+            yield Aider(server=server, context_size=context, max_tokens=max_tokens)
         else:
-            yield MiniSweAgent(url=url, context_size=context, max_steps=max_steps, temperature=temperature)
+            yield MiniSweAgent(server=server, context_size=context, max_steps=max_steps,
+                               temperature=temperature, max_tokens=max_tokens)

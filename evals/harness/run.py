@@ -49,6 +49,7 @@ def run_repo_task(task: RepoTask, agent: Agent, model: str, *, tries: int, timeo
                           check_output=check.output, log=str(out))
             if finished.timed_out:
                 attempt.metrics.end_reason = "timeout"
+                agent.after_timeout()
             result.tries.append(attempt)
             on_try(number, attempt)
             if check.passed:
