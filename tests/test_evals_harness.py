@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evals.harness.agents import GemmaCode
-from evals.harness.report import failure_cause, report
+from evals.harness.report import failure_cause, report, tool_errors
 from evals.harness.run import RETRY_NOTE, run_repo_task
 from evals.harness.suites import SuiteError, load_suite
 from evals.harness.toolsuite import run_tool_suite
@@ -115,18 +115,30 @@ def test_a_failed_task_gets_a_second_try_that_is_told_only_that_it_failed(suites
     script = _script(tmp_path / "lazy.json", [
         {"tool_calls": [{"name": "nope", "arguments": {}}]},  # an unknown tool: malformed
         {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.py"}}]},  # a tool error
-        {"tool_calls": [{"name": "write_file", "arguments": {  # a wrong fix
-            "path": "calc.py", "content": "def add(a, b):\n    return b - a\n"}}]},
+        {"tool_calls": [{"name": "edit_file", "arguments": {  # an edit of a file not read yet
+            "path": "calc.py", "old": "a * b", "new": "a + b"}}]},
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "./calc.py"}}]},
+        {"tool_calls": [{"name": "edit_file", "arguments": {  # a wrong fix
+            "path": "calc.py", "old": "a - b", "new": "b - a"}}]},
         {"text": "Looks fine to me."},
     ])
-    result = run_repo_task(task, _agent(script), "scripted", tries=2, timeout=120, logs=tmp_path / "logs")
+    agent = GemmaCode(model=script, backend="scripted", max_steps=8)
+    result = run_repo_task(task, agent, "scripted", tries=2, timeout=120, logs=tmp_path / "logs")
     assert not result.passed and not result.first_try
     assert len(result.tries) == 2
     for attempt in result.tries:
         assert not attempt.passed and "assert 1 == 5" in attempt.check_output
-        assert attempt.metrics.malformed_calls == 1 and attempt.metrics.tool_errors == 1
+        m = attempt.metrics
+        assert m.malformed_calls == 1 and m.tool_calls == 5
+        assert (m.edits, m.edits_unread) == (2, 1)
         assert attempt.changed == ["calc.py"]
+    first, second = (attempt.metrics for attempt in result.tries)
+    assert first.error_kinds == {"path not found": 1, "edit: old not found": 1}
+    # the second try's wrong fix was already there
+    assert second.error_kinds == {"path not found": 1, "edit: old not found": 1, "edit: already made": 1}
     assert failure_cause(result) == "finished, check failed"
+    assert ("| 10 | 5 | path not found 2, edit: old not found 2, edit: already made 1 | 2 of 4 |"
+            in tool_errors([result]))
     second = Path(result.tries[1].log).with_suffix(".out")
     sessions = [e for e in _events(str(second)) if e["type"] == "done"]
     assert sessions, "the second try ran to its end"
@@ -320,3 +332,37 @@ def test_peer_figures_are_read_from_their_own_records(tmp_path):
     mini = _mini_metrics(tmp_path / "t.json")
     assert (mini.steps, mini.malformed_calls, mini.prompt_tokens) == (2, 1, 1800)
     assert mini.end_reason == "Submitted"
+
+
+def test_tool_errors_are_sorted_by_kind_from_the_tools_own_messages(tmp_path):
+    """The harness reads gemma-code's error messages; these come from the real tools."""
+    from evals.harness.agents import error_kind
+    from gemma_code.agent.protocols import ToolContext, ToolError
+    from gemma_code.agent.workspace import LocalWorkspace
+    from gemma_code.tools import default_tools
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    tools = {tool.name: tool for tool in default_tools()}
+    ctx = ToolContext(LocalWorkspace(tmp_path), shell_timeout=1)
+
+    def summary(name: str, **arguments) -> str:
+        tool = tools[name]
+        try:
+            result = tool(tool.Args(**arguments), ctx)
+        except ToolError as exc:  # the loop reports these as the result's summary
+            return str(exc)
+        assert result.is_error, result
+        return result.summary
+
+    cases = {
+        "edit: old equals new": summary("edit_file", path="calc.py", old="a + b", new="a + b"),
+        "edit: old not found": summary("edit_file", path="calc.py", old="a * b", new="a / b"),
+        "edit: already made": summary("edit_file", path="calc.py", old="a - b", new="a + b"),
+        "path not found": summary("read_file", path="nothere.py"),
+        "path outside the workspace": summary("write_file", path="../elsewhere.py", content="x"),
+        "command timed out": summary("run_shell", command="sleep 5"),
+    }
+    for kind, text in cases.items():
+        assert error_kind(text) == kind, text
+    assert error_kind("not run: this exact call was already made 3 times") == "repeated call refused"
+    assert error_kind("something new went wrong") == "other"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,16 @@ from typing import Protocol
 from pydantic import BaseModel
 
 _MALFORMED = ("your tool call could not be read", "unknown tool ", "invalid arguments for ")
+# gemma-code's tool error messages, by what went wrong (first match wins)
+_ERROR_KINDS = (
+    ("repeated call refused", r"^not run: this exact call"),
+    ("edit: old equals new", r"^`old` and `new` are the same"),
+    ("edit: old not found", r"^`old` (\(only whitespace\) )?was not found"),
+    ("edit: already made", r"^this edit was already made|^the matched text in .* already equals `new`"),
+    ("path not found", r"^file not found|does not exist"),
+    ("path outside the workspace", r"is outside the workspace"),
+    ("command timed out", r"^timed out after"),
+)
 
 
 class Metrics(BaseModel):
@@ -32,6 +44,9 @@ class Metrics(BaseModel):
     completion_tokens: int = 0
     prefill_seconds: float = 0.0
     decode_seconds: float = 0.0
+    error_kinds: dict[str, int] = {}  # tool errors by kind (gemma-code only)
+    edits: int = 0  # well-formed edit_file calls (gemma-code only)
+    edits_unread: int = 0  # ... on a file that had not been read in the run
 
     @classmethod
     def total(cls, parts: Iterable[Metrics]) -> Metrics:
@@ -39,7 +54,12 @@ class Metrics(BaseModel):
         data = cls().model_dump()
         for part in parts:
             for key, value in part.model_dump().items():
-                data[key] = value if key == "end_reason" else data[key] + value
+                if key == "end_reason":
+                    data[key] = value
+                elif isinstance(value, dict):
+                    data[key] = dict(Counter(data[key]) + Counter(value))
+                else:
+                    data[key] += value
         return cls(**data)
 
 
@@ -102,9 +122,20 @@ class GemmaCode:
         pass  # its model lives in the process that was stopped
 
 
+def error_kind(summary: str) -> str:
+    """What kind of tool error a gemma-code tool result reports."""
+    for kind, pattern in _ERROR_KINDS:
+        if re.search(pattern, summary):
+            return kind
+    return "other"
+
+
 def metrics_from_events(path: Path) -> Metrics:
     """Sum up a `gemma-code run --json` event stream (lines that are not JSON are skipped)."""
     m = Metrics()
+    kinds: Counter[str] = Counter()
+    calls: dict[str, dict] = {}
+    read: set[str] = set()  # files read_file returned in this run
     for line in path.read_text(errors="replace").splitlines():
         try:
             event = json.loads(line)
@@ -118,15 +149,27 @@ def metrics_from_events(path: Path) -> Metrics:
             m.completion_tokens += event["completion_tokens"]
             m.prefill_seconds += event["prefill_seconds"]
             m.decode_seconds += event["decode_seconds"]
+        elif kind == "tool_call":
+            calls[event["call"]["id"]] = event["call"]
         elif kind == "tool_result":
             m.tool_calls += 1
-            if event.get("is_error"):
-                if event.get("summary", "").startswith(_MALFORMED):
-                    m.malformed_calls += 1
-                else:
-                    m.tool_errors += 1
+            summary = event.get("summary", "")
+            malformed = event.get("is_error") and summary.startswith(_MALFORMED)
+            if malformed:
+                m.malformed_calls += 1
+            elif event.get("is_error"):
+                m.tool_errors += 1
+                kinds[error_kind(summary)] += 1
+            arguments = calls.get(event.get("call_id"), {}).get("arguments") or {}
+            target = os.path.normpath(str(arguments.get("path", "")))
+            if event.get("name") == "read_file" and not event.get("is_error"):
+                read.add(target)
+            elif event.get("name") == "edit_file" and not malformed:
+                m.edits += 1
+                m.edits_unread += target not in read
         elif kind == "done":
             m.end_reason = event["reason"]
         elif kind == "error" and not m.end_reason:
             m.end_reason = "error"
+    m.error_kinds = dict(kinds)
     return m

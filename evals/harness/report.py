@@ -102,6 +102,22 @@ def failures(results: Sequence[Result]) -> str:
     return _table(["suite", "agent", "model", "failed", "why", "tool calls over all tries"], rows)
 
 
+def tool_errors(results: Sequence[Result]) -> str:
+    """Tool errors by kind, and edits of files the agent had not read, where the agent reports them."""
+    rows = []
+    for (suite, agent, model), group in _groups(results).items():
+        m = Metrics.total(r.metrics for r in group)
+        if not (m.error_kinds or m.edits):
+            continue
+        kinds = ", ".join(f"{kind} {count}" for kind, count in Counter(m.error_kinds).most_common())
+        rows.append([suite, agent, model, m.tool_calls, m.tool_errors, kinds or "–",
+                     f"{m.edits_unread} of {m.edits}" if m.edits else "–"])
+    if not rows:
+        return ""
+    return _table(["suite", "agent", "model", "tool calls", "tool errors", "by kind",
+                   "edits of files not read first"], rows)
+
+
 def by_task(results: Sequence[Result]) -> str:
     """Repository tasks side by side: pass (1st or 2nd try) and seconds, per agent and model."""
     columns = sorted({(r.agent, r.model) for r in results if isinstance(r, RepoResult)})
@@ -143,6 +159,9 @@ def by_expected_tool(results: Sequence[Result]) -> str:
 
 def report(results: Sequence[Result]) -> str:
     parts = ["## Summary", "", summary(results), "", "## Failures", "", failures(results)]
+    errors = tool_errors(results)
+    if errors:
+        parts += ["", "## Tool errors by kind", "", errors]
     tools = by_expected_tool(results)
     if tools:
         parts += ["", "## Tool choice by expected tool", "", tools]
