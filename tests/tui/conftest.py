@@ -33,8 +33,9 @@ def make_app(
     return app, backend
 
 
-async def until(pilot, condition: Callable[[], object], timeout: float = 4.0) -> None:
-    """Let the app run until `condition()` is true; fail after `timeout` seconds."""
+async def until(pilot, condition: Callable[[], object], timeout: float = 20.0) -> None:
+    """Let the app run until `condition()` is true; fail after `timeout` seconds (generous:
+    workers such as image decoding are slow on a loaded 2-core machine, and a pass is quick)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
