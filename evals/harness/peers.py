@@ -199,8 +199,10 @@ class MiniSweAgent:
 
     def command(self, prompt: str, work: Path, image: Path | None) -> list[str]:
         # The text-based config (commands in fenced blocks) rather than OpenAI tool calls:
-        # it needs nothing from the server beyond chat, as aider does.
-        settings = ["mini_textbased.yaml", f"agent.step_limit={self.max_steps}", "agent.cost_limit=0",
+        # it needs nothing from the server beyond chat, as aider does. The config file does
+        # not name its model class, and the default one reads only tool calls.
+        settings = ["mini_textbased.yaml", "model.model_class=litellm_textbased",
+                    f"agent.step_limit={self.max_steps}", "agent.cost_limit=0",
                     f"model.model_kwargs.temperature={self.temperature}",
                     f"model.model_kwargs.max_tokens={self.max_tokens}",
                     f"model.model_kwargs.api_base={self.server.url}"]
