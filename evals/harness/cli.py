@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         _say(f"model: {args.model} (the default on this machine; --model to choose)")
     only = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     tasks = load_suite(args.suite, only, args.suites_dir)
-    out = args.out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
+    out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
     meta = store.conditions(suite=args.suite, agent=args.agent, model=args.model,
                             tries=args.tries, timeout=args.timeout, max_steps=args.max_steps,
                             temperature=args.temperature, max_tokens=args.max_tokens)
@@ -150,7 +150,7 @@ def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
         meta.update(started=kept.meta.get("started"), resumed=meta["started"])
         _say(f"resuming: {len(results)} tasks already in {out}")
     have = {r.task for r in results}
-    with _agent(args) as agent:
+    with _agent(args, logs) as agent:
         for index, task in enumerate(tasks, 1):
             if task.id in have:
                 continue
@@ -172,7 +172,7 @@ def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
     return results
 
 
-def _agent(args):
+def _agent(args, logs: Path):
     from contextlib import nullcontext
 
     from .agents import GemmaCode
@@ -184,4 +184,4 @@ def _agent(args):
 
     return peer(args.agent, args.model, context_size=args.context_size, max_steps=args.max_steps,
                 temperature=args.temperature, max_tokens=args.max_tokens, log=_say,
-                logs=args.out.with_suffix(".logs") / "server.log")
+                logs=logs / "server.log")
