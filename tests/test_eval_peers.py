@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from evals.harness.peers import SERVED_NAME, Aider, MiniSweAgent, peer_bin, setup
+from evals.harness.report import failure_cause
 from evals.harness.run import run_repo_task
 from evals.harness.suites import load_suite
 from gemma_code.backends.scripted import ScriptedBackend
@@ -89,6 +90,21 @@ def test_mini_swe_agent_runs_commands_and_submits(installed, task, tmp_path):
     assert all(r["temperature"] == 0 for r in stub.requests)
     # the command ran in the task's repository, and mini showed the model its output
     assert "return a - b" in _conversation(stub.requests[1])
+
+
+def test_mini_swe_agent_stopped_by_the_step_limit_is_a_step_limit_failure(installed, task, tmp_path):
+    installed("mini-swe-agent")
+    look = "THOUGHT: look around.\n\n```mswea_bash_command\nls\n```"
+    backend = ScriptedBackend.from_turns([{"text": look}] * 3)
+    with ScriptedChatServer(backend, SERVED_NAME) as stub:
+        agent = MiniSweAgent(server=stub, context_size=32768, max_steps=2)
+        result = run_repo_task(task, agent, "scripted", tries=1, timeout=120, logs=tmp_path / "logs")
+
+    attempt, = result.tries
+    assert not result.passed and attempt.changed == []
+    assert attempt.metrics.end_reason == "LimitsExceeded" and attempt.metrics.steps == 2
+    assert failure_cause(result) == "step limit"
+    assert len(stub.requests) == 2
 
 
 def test_aider_edits_the_file_the_model_rewrites(installed, task, tmp_path):

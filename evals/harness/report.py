@@ -76,6 +76,8 @@ def failure_cause(result: Result) -> str:
     if last.timed_out:
         return "timed out"
     reason = last.metrics.end_reason
+    if reason == "LimitsExceeded":  # mini-swe-agent's step limit (its cost limit is off)
+        reason = "max_steps"
     if reason in ("max_steps", "repeated", "context_full", "length", "error"):
         return {"max_steps": "step limit", "repeated": "loop (same call repeated)",
                 "context_full": "context full", "length": "answer cut off",
