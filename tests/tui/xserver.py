@@ -72,18 +72,27 @@ class XClipboard:
         return done.stdout if done.returncode == 0 else ""
 
     def put(self, data: bytes, target: str) -> None:
+        """Start an xclip that owns the clipboard with `data` as `target`; wait until it does.
+        An xclip that exits first is started again (twice at most), and its errors are shown."""
         source = self.folder / f"clipboard-{len(self.owners)}"
         source.write_bytes(data)
-        # -quiet keeps xclip in the foreground, so it can be stopped by its pid.
-        self.owners.append(subprocess.Popen(
-            ["xclip", "-quiet", "-selection", "clipboard", "-t", target, "-i", str(source)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
-        deadline = time.monotonic() + 10
-        while target not in self._targets().split():
-            if time.monotonic() > deadline:
-                pytest.fail(f"xclip did not take the clipboard with {target}")
-            time.sleep(0.02)
+        errors = self.folder / f"xclip-{len(self.owners)}.err"
+        deadline = time.monotonic() + 20
+        for _ in range(3):
+            # -quiet keeps xclip in the foreground, so it can be stopped by its pid.
+            with errors.open("ab") as err:
+                owner = subprocess.Popen(
+                    ["xclip", "-quiet", "-selection", "clipboard", "-t", target, "-i", str(source)],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+            self.owners.append(owner)
+            while owner.poll() is None and time.monotonic() < deadline:
+                if target in self._targets().split():
+                    return
+                time.sleep(0.02)
+            if owner.poll() is None:
+                break  # out of time, still running
+        pytest.fail(f"xclip did not take the clipboard with {target} (exit status {owner.poll()}): "
+                    f"{errors.read_text(errors='replace')[-500:]}")
 
     def close(self) -> None:
         for owner in self.owners:
