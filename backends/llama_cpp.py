@@ -10,6 +10,7 @@ import codecs
 import ctypes
 from collections import deque
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,47 @@ def _quiet_llama_log() -> None:
         pass
 
 
+def uses_amx() -> bool:
+    """Whether this llama.cpp build runs matrix products on the CPU's AMX units."""
+    import llama_cpp
+
+    return b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+
+
+@contextmanager
+def amx_safe_loading() -> Iterator[None]:
+    """Models loaded inside this block keep their weights out of llama.cpp's AMX buffers when
+    the build uses AMX: its AMX kernels crash on the first matrix product with Q4_K weights
+    (llama.cpp issue 20824, open; seen on Xeon Sapphire Rapids VMs). `Llama` sets no such
+    option, so its default model parameters are swapped for the duration of the load; this
+    also turns off the other weight repacking, a small cost next to a crash."""
+    if not uses_amx():
+        yield
+        return
+    import llama_cpp.llama_cpp as native
+
+    default = native.llama_model_default_params
+
+    def without_extra_buffers():
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = default
+
+
+def new_llama(**options: Any):
+    """`llama_cpp.Llama(**options)`, loaded safely on CPUs with AMX (`amx_safe_loading`)."""
+    from llama_cpp import Llama
+
+    with amx_safe_loading():
+        return Llama(**options)
+
+
 class LlamaCppBackend:
     """A GGUF model run in-process by llama.cpp."""
 
@@ -96,14 +138,12 @@ class LlamaCppBackend:
 
     @staticmethod
     def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int | None, n_batch: int):
-        from llama_cpp import Llama
-
         if not Path(path).is_file():
             raise ModelLoadError(f"model file not found: {path}")
         _quiet_llama_log()
         _llama_errors.clear()
         try:
-            return Llama(
+            return new_llama(
                 model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_ubatch=n_batch,
                 n_gpu_layers=n_gpu_layers, n_threads=n_threads, flash_attn=True, verbose=False,
             )

@@ -57,9 +57,9 @@ def _options(args) -> None:
 
 
 def load_bare(path: Path, n_ctx: int, threads: int):
-    from llama_cpp import Llama
+    from gemma_code.backends.llama_cpp import new_llama
 
-    return Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512, n_threads=threads,
+    return new_llama(model_path=str(path), n_ctx=n_ctx, n_batch=512, n_threads=threads,
                  flash_attn=True, verbose=False)
 
 

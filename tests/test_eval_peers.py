@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.harness.peers import SERVED_NAME, Aider, MiniSweAgent, peer_bin, setup
+from evals.harness.peers import SERVED_NAME, Aider, MiniSweAgent, installed_version, pinned_version, setup
 from evals.harness.report import failure_cause
 from evals.harness.run import run_repo_task
 from evals.harness.suites import load_suite
@@ -26,10 +26,11 @@ PROMPT = "add(2, 3) gives -1 in calc.py"
 
 @pytest.fixture(scope="module")
 def installed():
-    """Installs a peer into its own virtual environment unless it is there already."""
+    """Installs the pinned release of a peer into its own virtual environment unless it is there."""
     def install(name: str) -> None:
-        if not peer_bin(name, "aider" if name == "aider" else "mini").exists():
+        if installed_version(name) != pinned_version(name):
             setup(name, log=print)
+        assert installed_version(name) == pinned_version(name)
     return install
 
 

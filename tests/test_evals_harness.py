@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -270,6 +271,18 @@ def test_run_and_report_from_the_command_line(suites, tmp_path):
     assert again.returncode == 0, again.stderr
     assert "resuming: 1 tasks already in" in again.stderr and "working" not in again.stderr
     assert json.loads(out.read_text())["results"] == saved["results"]
+    assert saved["meta"]["agent_version"].startswith("gemma-code ")  # the commit that ran
+    # a resume that names other tasks runs them and keeps the ones the file has
+    shutil.copytree(suites / "demo" / "fix-add", suites / "demo" / "fix-add-again")
+    more = subprocess.run(
+        [sys.executable, "-m", "evals", "run", "--suite", "demo", "--suites-dir", str(suites),
+         "--backend", "scripted", "--model", script, "--out", str(out), "--resume",
+         "--tasks", "fix-add-again"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    assert more.returncode == 0, more.stderr
+    kept = json.loads(out.read_text())["results"]
+    assert [r["task"] for r in kept] == ["fix-add", "fix-add-again"] and kept[0] == saved["results"][0]
 
 
 def _post(url: str, timeout: float, **body) -> dict:

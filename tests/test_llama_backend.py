@@ -227,3 +227,23 @@ def test_the_step_temperature_overrides_the_model_default(gemma270m):
     greedy = [_step(gemma270m, messages, GenerationOptions(max_tokens=16))[1] for _ in range(2)]
     assert greedy[0] == greedy[1]  # the registry default for this model is greedy
     assert first != second  # a hot step temperature is really used
+
+
+def test_models_load_outside_the_amx_buffers_that_crash_llama_cpp():
+    """On CPUs with AMX, llama.cpp's AMX kernels crash on Q4_K weights (llama.cpp issue 20824):
+    every load goes through `amx_safe_loading`, which keeps weights out of them there only."""
+    from gemma_code.backends.llama_cpp import amx_safe_loading, uses_amx
+
+    native = llama_cpp.llama_cpp
+    assert native.llama_model_default_params().use_extra_bufts
+    with amx_safe_loading():
+        assert native.llama_model_default_params().use_extra_bufts is not uses_amx()
+    assert native.llama_model_default_params().use_extra_bufts  # put back
+    # a Q4_K model computes, in a child process so that a crash fails this test, not the run
+    path = ensure_local(get_spec("gemma-3-270m"))
+    code = ("from gemma_code.backends.llama_cpp import new_llama\n"
+            f"llm = new_llama(model_path={str(path)!r}, n_ctx=256, n_threads=2, verbose=False)\n"
+            "print(llm.create_completion('Hello', max_tokens=2, temperature=0)['usage'])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode} (AMX in use: {uses_amx()}): {done.stderr[-2000:]}"
+    assert "'completion_tokens': 2" in done.stdout

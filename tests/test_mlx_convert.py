@@ -54,9 +54,9 @@ def mlx_model(converted: Path):
 
 @pytest.fixture(scope="module")
 def llama(gguf_path: Path):
-    from llama_cpp import Llama
+    from gemma_code.backends.llama_cpp import new_llama
 
-    llm = Llama(model_path=str(gguf_path), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
+    llm = new_llama(model_path=str(gguf_path), n_ctx=256, n_threads=2, logits_all=True, verbose=False)
     yield llm
     llm.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,6 +86,23 @@ def default_model() -> str:
     return CPU_MODEL
 
 
+def agent_version(agent: str) -> str:
+    """What exactly ran: gemma-code's commit (`+changes` when the tree differs from it), or the
+    peer's package version."""
+    if agent != "gemma-code":
+        from .peers import installed_version
+
+        return installed_version(agent) or "not installed"
+    root = Path(__file__).resolve().parents[2]
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    if not commit:
+        return "gemma-code (not a git checkout)"
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return f"gemma-code {commit}{'+changes' if dirty else ''}"
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -105,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
     tasks = load_suite(args.suite, only, args.suites_dir)
     out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
     meta = store.conditions(suite=args.suite, agent=args.agent, model=args.model,
-                            tries=args.tries, timeout=args.timeout, max_steps=args.max_steps,
+                            agent_version=agent_version(args.agent), tries=args.tries, timeout=args.timeout, max_steps=args.max_steps,
                             temperature=args.temperature, max_tokens=args.max_tokens)
     if is_tool_suite(args.suite, args.suites_dir):
         if args.agent != "gemma-code":
@@ -146,8 +164,12 @@ def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
         if (kept.meta.get("agent"), kept.meta.get("model")) != (args.agent, args.model):
             raise ValueError(f"{out} holds {kept.meta.get('agent')} on {kept.meta.get('model')}, "
                              f"not {args.agent} on {args.model}")
-        results = [r for r in kept.results if r.task in {t.id for t in tasks}]
+        results = list(kept.results)  # all of them: a resume may name other --tasks
         meta.update(started=kept.meta.get("started"), resumed=meta["started"])
+        before = kept.meta.get("agent_version")
+        if before and not before.endswith(meta["agent_version"]):
+            _say(f"note: the kept tasks ran on {before}, the others run on {meta['agent_version']}")
+            meta["agent_version"] = f"{before}, resumed on {meta['agent_version']}"
         _say(f"resuming: {len(results)} tasks already in {out}")
     have = {r.task for r in results}
     with _agent(args, logs) as agent:

@@ -24,7 +24,8 @@ from pathlib import Path
 from .agents import Metrics
 from .processes import stop_group
 
-PACKAGES = {"aider": "aider-chat", "mini-swe-agent": "mini-swe-agent"}
+# Pinned: a peer's figures depend on its prompts and parsers, which change between releases.
+PACKAGES = {"aider": "aider-chat==0.86.2", "mini-swe-agent": "mini-swe-agent==2.4.6"}
 SERVED_NAME = "local-model"  # the model name peers ask the server for
 
 
@@ -45,10 +46,26 @@ def setup(name: str, log: Callable[[str], None]) -> Path:
         log(f"{name}: creating {venv}")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     log(f"{name}: installing {PACKAGES[name]} (this takes a few minutes the first time)")
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--upgrade",
-                    PACKAGES[name]], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", PACKAGES[name]],
+                   check=True)
     log(f"{name}: ready")
     return venv
+
+
+def pinned_version(name: str) -> str:
+    """The peer's package and the version the harness runs, e.g. `mini-swe-agent 2.4.6`."""
+    return PACKAGES[name].replace("==", " ")
+
+
+def installed_version(name: str) -> str | None:
+    """The peer's package and version in its virtual environment (None: not installed)."""
+    package = PACKAGES[name].split("==")[0]
+    python = peers_dir() / name / "bin" / "python"
+    if not python.exists():
+        return None
+    found = subprocess.run([str(python), "-c", "import importlib.metadata as m, sys; "
+                            "print(m.version(sys.argv[1]))", package], capture_output=True, text=True)
+    return f"{package} {found.stdout.strip()}" if found.returncode == 0 else None
 
 
 def _free_port() -> int:
@@ -64,7 +81,7 @@ class ModelServer:
                  log_file: Path, n_threads: int | None = None, startup_timeout: float = 300):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+        self.command = [sys.executable, "-m", "evals.harness.serve", "--model", str(model_path),
                         "--model_alias", SERVED_NAME, "--host", "127.0.0.1", "--port", str(self.port),
                         "--n_ctx", str(context_size), "--verbose", "False"]
         if chat_format:
@@ -78,7 +95,8 @@ class ModelServer:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=log,
-                                            stderr=log, start_new_session=True)
+                                            stderr=log, start_new_session=True,
+                                            cwd=Path(__file__).resolve().parents[2])  # finds `evals`
         try:
             self._wait_until_up()
         except BaseException:
@@ -261,9 +279,10 @@ def peer(name: str, model: str, *, context_size: int | None, max_steps: int, tem
     """The peer agent `name`, with a model server for `model` running for as long as it is used."""
     from gemma_code.backends.registry import resolve_model
 
-    program = peer_bin(name, "aider" if name == "aider" else "mini")
-    if not program.exists():
-        raise OSError(f"{name} is not installed; run `python -m evals setup {name}` first")
+    installed, pinned = installed_version(name), pinned_version(name)
+    if installed != pinned:
+        have = f"{installed} is installed" if installed else "it is not installed"
+        raise OSError(f"{name}: the harness runs {pinned} and {have}; run `python -m evals setup {name}`")
     resolved = resolve_model(model, None)
     context = context_size or resolved.spec.context_size  # as gemma-code runs it
     log(f"starting the model server for {resolved.spec.name} on 127.0.0.1 ({context} tokens of context)")
