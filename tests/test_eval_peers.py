@@ -104,6 +104,7 @@ def test_mini_swe_agent_stopped_by_the_step_limit_is_a_step_limit_failure(instal
     attempt, = result.tries
     assert not result.passed and attempt.changed == []
     assert attempt.metrics.end_reason == "LimitsExceeded" and attempt.metrics.steps == 2
+    assert attempt.metrics.repeated_calls == 1  # the second `ls`
     assert failure_cause(result) == "step limit"
     assert len(stub.requests) == 2
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evals.harness.agents import GemmaCode
-from evals.harness.report import failure_cause, report, tool_errors
+from evals.harness.report import failure_cause, failures, report, tool_errors
 from evals.harness.run import RETRY_NOTE, run_repo_task
 from evals.harness.suites import SuiteError, load_suite
 from evals.harness.toolsuite import run_tool_suite
@@ -116,6 +116,7 @@ def test_a_failed_task_gets_a_second_try_that_is_told_only_that_it_failed(suites
     script = _script(tmp_path / "lazy.json", [
         {"tool_calls": [{"name": "nope", "arguments": {}}]},  # an unknown tool: malformed
         {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.py"}}]},  # a tool error
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "missing.py"}}]},  # ... repeated
         {"tool_calls": [{"name": "edit_file", "arguments": {  # an edit of a file not read yet
             "path": "calc.py", "old": "a * b", "new": "a + b"}}]},
         {"tool_calls": [{"name": "read_file", "arguments": {"path": "./calc.py"}}]},
@@ -130,16 +131,17 @@ def test_a_failed_task_gets_a_second_try_that_is_told_only_that_it_failed(suites
     for attempt in result.tries:
         assert not attempt.passed and "assert 1 == 5" in attempt.check_output
         m = attempt.metrics
-        assert m.malformed_calls == 1 and m.tool_calls == 5
+        assert (m.malformed_calls, m.repeated_calls, m.tool_calls) == (1, 1, 6)
         assert (m.edits, m.edits_unread) == (2, 1)
         assert attempt.changed == ["calc.py"]
     first, second = (attempt.metrics for attempt in result.tries)
-    assert first.error_kinds == {"path not found": 1, "edit: old not found": 1}
+    assert first.error_kinds == {"path not found": 2, "edit: old not found": 1}
     # the second try's wrong fix was already there
-    assert second.error_kinds == {"path not found": 1, "edit: old not found": 1, "edit: already made": 1}
+    assert second.error_kinds == {"path not found": 2, "edit: old not found": 1, "edit: already made": 1}
     assert failure_cause(result) == "finished, check failed"
-    assert ("| 10 | 5 | path not found 2, edit: old not found 2, edit: already made 1 | 2 of 4 |"
+    assert ("| 12 | 7 | path not found 4, edit: old not found 2, edit: already made 1 | 2 of 4 |"
             in tool_errors([result]))
+    assert "| 2 malformed, 7 tool errors, 2 repeats of 12 calls |" in failures([result])
     second = Path(result.tries[1].log).with_suffix(".out")
     sessions = [e for e in _events(str(second)) if e["type"] == "done"]
     assert sessions, "the second try ran to its end"
@@ -338,12 +340,15 @@ def test_peer_figures_are_read_from_their_own_records(tmp_path):
     (tmp_path / "t.json").write_text(json.dumps({
         "info": {"exit_status": "Submitted"},
         "messages": [{"role": "system", "content": "..."},
-                     {"role": "assistant", "content": "ls", "extra": {"response": reply}},
+                     {"role": "assistant", "content": "ls", "extra": {
+                         "response": reply, "actions": [{"command": "ls"}]}},
                      {"role": "user", "content": "Format error", "extra": {
-                         "interrupt_type": "FormatError", "response": reply}}],
+                         "interrupt_type": "FormatError", "response": reply}},
+                     {"role": "assistant", "content": "ls", "extra": {
+                         "response": reply, "actions": [{"command": "ls"}]}}],
     }))
     mini = _mini_metrics(tmp_path / "t.json")
-    assert (mini.steps, mini.malformed_calls, mini.prompt_tokens) == (2, 1, 1800)
+    assert (mini.steps, mini.malformed_calls, mini.repeated_calls, mini.prompt_tokens) == (3, 1, 1, 2700)
     assert mini.end_reason == "Submitted"
 
 

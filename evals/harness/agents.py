@@ -38,6 +38,7 @@ class Metrics(BaseModel):
     tool_calls: int = 0
     malformed_calls: int = 0  # unreadable, unknown tool, or arguments that fail the schema
     tool_errors: int = 0  # well-formed calls whose tool reported an error
+    repeated_calls: int = 0  # calls (or peer commands) identical to an earlier one of the same run
     end_reason: str = ""  # how the agent stopped (gemma-code: answered, max_steps, repeated, ...)
     prompt_tokens: int = 0
     cached_tokens: int = 0
@@ -135,6 +136,7 @@ def metrics_from_events(path: Path) -> Metrics:
     m = Metrics()
     kinds: Counter[str] = Counter()
     calls: dict[str, dict] = {}
+    seen: set[tuple] = set()  # (tool, arguments) of the calls so far
     read: set[str] = set()  # files read_file returned in this run
     for line in path.read_text(errors="replace").splitlines():
         try:
@@ -150,7 +152,11 @@ def metrics_from_events(path: Path) -> Metrics:
             m.prefill_seconds += event["prefill_seconds"]
             m.decode_seconds += event["decode_seconds"]
         elif kind == "tool_call":
-            calls[event["call"]["id"]] = event["call"]
+            call = event["call"]
+            calls[call["id"]] = call
+            key = (call.get("name"), json.dumps(call.get("arguments"), sort_keys=True))
+            m.repeated_calls += key in seen
+            seen.add(key)
         elif kind == "tool_result":
             m.tool_calls += 1
             summary = event.get("summary", "")

@@ -258,6 +258,7 @@ def _mini_metrics(path: Path) -> Metrics:
     message that came from the model carries the server's response (with usage) in `extra`."""
     data = json.loads(path.read_text())
     m = Metrics(end_reason=str(data.get("info", {}).get("exit_status", "")))
+    commands: set[str] = set()
     for message in data.get("messages", []):
         extra = message.get("extra") or {}
         response = extra.get("response")
@@ -270,6 +271,9 @@ def _mini_metrics(path: Path) -> Metrics:
         if extra.get("interrupt_type") == "FormatError":
             m.malformed_calls += 1
         m.tool_calls += 1
+        for action in extra.get("actions") or []:
+            m.repeated_calls += action.get("command") in commands
+            commands.add(action.get("command"))
     return m
 
 

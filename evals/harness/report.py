@@ -98,7 +98,8 @@ def failures(results: Sequence[Result]) -> str:
         causes = Counter(failure_cause(r) for r in group if not r.passed)
         m = Metrics.total(r.metrics for r in group)
         calls = "–" if isinstance(group[0], ToolCallResult) or not m.tool_calls else (
-            f"{m.malformed_calls} malformed, {m.tool_errors} tool errors of {m.tool_calls} calls")
+            f"{m.malformed_calls} malformed, {m.tool_errors} tool errors, {m.repeated_calls} repeats "
+            f"of {m.tool_calls} calls")
         text = ", ".join(f"{cause} {count}" for cause, count in causes.most_common()) or "none"
         rows.append([suite, agent, model, sum(not r.passed for r in group), text, calls])
     return _table(["suite", "agent", "model", "failed", "why", "tool calls over all tries"], rows)
