@@ -12,53 +12,34 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
+from .loopback import LoopbackServer, StubHandler
 
-class HubStub:
+
+class HubStub(LoopbackServer):
     """Serves `repos` ({repo id: {path: bytes}}); use as a context manager."""
 
     def __init__(self, repos: dict[str, dict[str, bytes]]):
         self.repos = repos
         self.requests: list[tuple[str, str, dict[str, str]]] = []  # method, path, lower-cased headers
         self.drop_once: set[str] = set()  # paths whose first full GET is cut off half-way
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.stub = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(_Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.root
 
     def commit(self, repo: str) -> str:
         return hashlib.sha1(repo.encode()).hexdigest()
-
-    def __enter__(self) -> HubStub:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<revision>[^/]+)/(?P<path>.+)$")
 _API = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/(?P<kind>revision|tree)/(?P<revision>[^/]+)$")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    @property
-    def stub(self) -> HubStub:
-        return self.server.stub  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+class _Handler(StubHandler):
+    stub: HubStub
 
     def do_HEAD(self) -> None:
         self._route(body=False)

@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from gemma_code.agent.events import TextDelta, Usage
 from gemma_code.agent.protocols import GenerationOptions
 from gemma_code.backends.scripted import ScriptedBackend, ScriptExhausted
 
+from .loopback import LoopbackServer, StubHandler
 
-class ScriptedChatServer:
+
+class ScriptedChatServer(LoopbackServer):
     """Serves `backend` as model `served_name`; use as a context manager."""
 
     def __init__(self, backend: ScriptedBackend, served_name: str):
@@ -27,15 +28,11 @@ class ScriptedChatServer:
         self.requests: list[dict] = []
         self.restarts = 0
         self._lock = threading.Lock()  # one generation at a time, as the real server
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.stub = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(_Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return self.root + "/v1"
 
     def restart(self) -> None:
         self.restarts += 1  # nothing outlives a request here
@@ -52,24 +49,9 @@ class ScriptedChatServer:
                     completion = event.completion_tokens
             return "".join(text), len(json.dumps(body.get("messages", []))) // 4, completion
 
-    def __enter__(self) -> ScriptedChatServer:
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    @property
-    def stub(self) -> ScriptedChatServer:
-        return self.server.stub  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+class _Handler(StubHandler):
+    stub: ScriptedChatServer
 
     def _send_json(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()
