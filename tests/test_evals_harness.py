@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -165,6 +167,37 @@ def test_an_agent_that_runs_past_its_time_is_stopped(suites, tmp_path):
     assert 4 <= attempt.seconds < 15
     assert not result.passed
     assert failure_cause(result) == "timed out"
+
+
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass  # it ended while we looked
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the agent's process through /proc (Linux)")
+def test_a_terminated_run_stops_its_agent_too(suites, tmp_path):
+    script = _script(tmp_path / "slow.json", [{"text": "x" * 600}], chunk_size=1, chunk_delay=0.05)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "evals", "run", "--suite", "demo", "--suites-dir", str(suites),
+         "--backend", "scripted", "--model", script, "--out", str(tmp_path / "r.json")],
+        cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not [pid for pid in _processes_naming(script) if pid != run.pid] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pid for pid in _processes_naming(script) if pid != run.pid], "the agent never started"
+    run.terminate()
+    _, stderr = run.communicate(timeout=30)
+    left = _processes_naming(script)
+    for pid in left:  # so that a failure here leaves nothing running
+        os.kill(pid, signal.SIGKILL)
+    assert run.returncode == 130 and "evals: interrupted" in stderr, stderr
+    assert left == []  # the agent (in its own session) went with it
 
 
 def test_the_hidden_check_never_reaches_the_agent(suites, tmp_path):

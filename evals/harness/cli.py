@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _interrupt_on_termination()
     try:
         if args.command == "report":
             return _report(args.files)
@@ -72,6 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evals: interrupted", file=sys.stderr)
         return 130
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP end a run as Ctrl+C does, so that the agent and the model server it
+    runs in their own sessions are stopped too, not left running without it."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
 
 
 def default_model() -> str:
