@@ -135,7 +135,8 @@ def _run(args: argparse.Namespace) -> int:
     tasks = load_suite(args.suite, only, args.suites_dir)
     out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
     meta = store.conditions(suite=args.suite, agent=args.agent, model=args.model,
-                            agent_version=agent_version(args.agent), tries=args.tries, timeout=args.timeout, max_steps=args.max_steps,
+                            agent_version=agent_version(args.agent), tries=args.tries,
+                            timeout=args.timeout, max_steps=args.max_steps,
                             temperature=args.temperature, max_tokens=args.max_tokens)
     if is_tool_suite(args.suite, args.suites_dir):
         if args.agent != "gemma-code":
