@@ -307,6 +307,7 @@ def test_run_and_report_from_the_command_line(suites, tmp_path):
     assert "resuming: 1 tasks already in" in again.stderr and "working" not in again.stderr
     assert json.loads(out.read_text())["results"] == saved["results"]
     assert saved["meta"]["agent_version"].startswith("gemma-code ")  # the commit that ran
+    assert saved["meta"]["cpu"] and "REPACK" in saved["meta"]["llama_cpp"]  # where, and the build
     # a resume that names other tasks runs them and keeps the ones the file has
     shutil.copytree(suites / "demo" / "fix-add", suites / "demo" / "fix-add-again")
     more = subprocess.run(

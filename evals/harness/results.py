@@ -84,8 +84,35 @@ def conditions(**settings: Any) -> dict[str, Any]:
         **settings,
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+        "cpu": _cpu_name(),
+        "llama_cpp": _llama_cpp_features(),
         "load_at_start": [round(x, 2) for x in load] if load else None,
     }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _llama_cpp_features() -> str:
+    """What llama.cpp was built to use here (`AVX2 AVX512 AMX_INT8 ...`), and whether the AMX
+    workaround is on: timings from different builds or CPUs do not compare."""
+    try:
+        import llama_cpp
+
+        from gemma_code.backends.llama_cpp import uses_amx
+    except ImportError:
+        return "not installed"
+    info = llama_cpp.llama_print_system_info().decode(errors="replace")
+    features = " ".join(name.split(":")[-1].strip() for name, _, value in
+                        (part.partition("=") for part in info.split("|")) if value.strip() == "1")
+    return features + (" (AMX buffers off: gemma-code's workaround)" if uses_amx() else "")
 
 
 def save(path: Path, meta: dict[str, Any], results: list[Result]) -> None:
