@@ -75,10 +75,15 @@ def print_human(events: Iterable[AgentEvent], out: TextIO, err: TextIO) -> TurnD
             out.write(f"  {mark} {summary}\n")
         elif isinstance(event, Usage):
             totals.add(event)
-        elif isinstance(event, ErrorEvent):
-            err.write(f"error: {event.message}\n")
-        elif isinstance(event, Notice):
-            err.write(f"gemma-code: {event.text}\n")
+        elif isinstance(event, (ErrorEvent, Notice)):
+            if not at_line_start:  # both streams often share one terminal
+                out.write("\n")
+                out.flush()
+                at_line_start = True
+            if isinstance(event, ErrorEvent):
+                err.write(f"error: {event.message}\n")
+            else:
+                err.write(f"gemma-code: {event.text}\n")
         elif isinstance(event, TurnDone):
             done = event
         out.flush()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -106,3 +108,17 @@ def test_pyproject_section_and_bad_values(tmp_path: Path):
     (tmp_path / ".gemma-code.toml").write_text("colour = 1\n")
     with pytest.raises(ConfigError, match="unknown setting"):
         load_settings(tmp_path, environ={})
+
+
+def test_notices_start_a_line_of_their_own_on_a_shared_terminal(repo: Path, fix_script: Path, isolated_env):
+    # stdout and stderr go to one terminal: a notice must not run on from the answer's last line
+    proc = subprocess.run(
+        [sys.executable, "-m", "gemma_code.agent.cli", "run", "--backend", "scripted", "--model",
+         str(fix_script), "--approval", "auto", "fix the failing test"],
+        cwd=repo, env=isolated_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=600, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    assert "Fixed `add`: it subtracted. The test passes now." in lines
+    assert any(line.startswith("gemma-code: changed calc.py") for line in lines), proc.stdout
