@@ -1,4 +1,4 @@
-"""Image attachments for the next message: paths as typed or pasted, and the pending list.
+"""What goes with a message: `@path` files' contents, and images (as typed, pasted or pending).
 
 Terminals deliver a dropped file as a paste of its path: quoted ('...' or "..."), with
 backslash-escaped spaces, or as a file:// URI, several separated by spaces or new lines.
@@ -7,17 +7,60 @@ backslash-escaped spaces, or as a file:// URI, several separated by spaces or ne
 from __future__ import annotations
 
 import os
+import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
+
+from gemma_code.tools.textfile import sniff_binary
 
 from .messages import Part
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 MAX_PASTED_PATHS_CHARS = 16_384  # a longer paste is text, not a list of dropped files
 MAX_COMPLETIONS = 8
+MAX_ATTACH_BYTES = 200_000
+_MENTION = re.compile(r"(?<!\S)@([^\s@]+)")
+
+
+@dataclass
+class Expanded:
+    """A message as typed, and as the model gets it: with the `@path` files' contents."""
+
+    text: str
+    attached: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _fence(content: str) -> str:
+    longest = max((len(run) for run in re.findall(r"`{3,}", content)), default=2)
+    return "`" * (longest + 1)
+
+
+def expand_mentions(text: str, root: Path) -> Expanded:
+    """Append the content of each `@path` that names a text file in the workspace."""
+    result = Expanded(text=text)
+    blocks, root = [], root.resolve()
+    for name in dict.fromkeys(m.group(1) for m in _MENTION.finditer(text)):
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            continue  # an e-mail address or a decorator, not a file
+        if sniff_binary(path):
+            result.problems.append(f"@{name} is not a text file; not attached")
+            continue
+        data = path.read_bytes()
+        note = ""
+        if len(data) > MAX_ATTACH_BYTES:
+            data, note = data[:MAX_ATTACH_BYTES], f" (first {MAX_ATTACH_BYTES} bytes)"
+        content = data.decode("utf-8", errors="replace")
+        fence = _fence(content)
+        blocks.append(f"Content of {name}{note}:\n{fence}\n{content.rstrip()}\n{fence}")
+        result.attached.append(name)
+    if blocks:
+        result.text = text + "\n\n" + "\n\n".join(blocks)
+    return result
 
 
 def to_path(word: str, root: Path) -> Path:

@@ -7,8 +7,14 @@ import json
 import sys
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import Settings, load_settings
+from .config import ConfigError, LoadedSettings, Settings, load_config
+
+if TYPE_CHECKING:
+    from .images import PreparedImage
+    from .messages import UserMessage
+    from .session import SessionLifecycle
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -35,6 +41,8 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="let sandboxed shell commands use the network")
     parser.add_argument("--auto-commit", dest="auto_commit", action="store_const", const=True,
                         help="commit each turn's changes to the git repository")
+    parser.add_argument("--no-verify", dest="verify", action="store_const", const="off",
+                        help="do not run the project's tests after a turn that changed files")
     _directory_option(parser)
 
 
@@ -85,51 +93,105 @@ def build_parser() -> argparse.ArgumentParser:
     pull = sub.add_parser("pull", help="download a model into the Hugging Face cache")
     pull.add_argument("name")
     sub.add_parser("schema", help="print the JSON Schema of `run --json` events")
+    trust = sub.add_parser("trust", help="show this project's settings that lower safety and "
+                           "trust them (until its config changes)")
+    trust.add_argument("--yes", action="store_true", help="trust without asking (no terminal needed)")
+    trust.add_argument("--forget", action="store_true", help="stop trusting this project")
+    _directory_option(trust)
+    repomap = sub.add_parser("map", help="print the repo map the model gets, ranked for PROMPT")
+    repomap.add_argument("prompt", nargs="?", default="", help="what the map is ranked for")
+    repomap.add_argument("--tokens", type=int, help="token budget (default: repo_map_tokens; "
+                         "tokens counted as about 4 characters, no model is loaded)")
+    _directory_option(repomap)
     return parser
 
 
 _SETTING_FLAGS = ("model", "backend", "mmproj", "approval", "max_steps", "context_size",
                   "max_tokens", "temperature", "constrain_tool_calls", "sandbox", "network",
-                  "auto_commit")
+                  "auto_commit", "verify")
 
 
-def _settings(args: argparse.Namespace) -> tuple[Settings, dict[str, str]]:
+def _loaded(args: argparse.Namespace, trusted: bool | None = None) -> LoadedSettings:
     overrides = {name: getattr(args, name, None) for name in _SETTING_FLAGS}
-    return load_settings(args.directory.resolve(), overrides)
+    return load_config(args.directory.resolve(), overrides, trusted=trusted)
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    settings, sources = _settings(args)
+    from .models import llama_threads
+    from .trust import untrusted_reason
+
+    loaded = _loaded(args)
+    settings, sources = loaded.settings, loaded.sources
+    ignored = {item.name: item for item in loaded.ignored}
     for name, value in settings.model_dump().items():
-        shown = json.dumps(list(value) if isinstance(value, tuple) else value)
-        print(f"{name} = {shown}  ({sources[name]})")
+        shown, source = json.dumps(list(value) if isinstance(value, tuple) else value), sources[name]
+        if name == "n_threads" and value is None:  # the value chosen for this machine, and why
+            count, why = llama_threads(settings)
+            shown, source = str(count), f"{source}: {why}"
+        if name in ignored and loaded.project is not None:  # set by a file the agent could write
+            item = ignored[name]
+            source += f"; {item.origin} sets {item.shown_value}, ignored: {untrusted_reason(loaded.project)}"
+        print(f"{name} = {shown}  ({source})")
+    for problem in loaded.problems:
+        _say(problem)
+    return EXIT_OK
+
+
+def cmd_trust(args: argparse.Namespace) -> int:
+    """Show the project's settings that lower safety; trust them on a yes (or `--yes`)."""
+    from .trust import TrustStore
+
+    root, store = args.directory.resolve(), TrustStore()
+    if args.forget:
+        print(f"{root} is no longer trusted" if store.forget(root) else f"{root} was not trusted")
+        return EXIT_OK
+    loaded = load_config(root, store=store, trusted=False)
+    project = loaded.project
+    if project is None or not loaded.ignored:
+        where = project.names if project else "no project config file here; it"
+        print(f"nothing to trust: {where} sets nothing that lowers safety")
+        return EXIT_OK
+    if project.state == "unusable":
+        _say(project.why_unusable)
+        return EXIT_ERROR
+    print(f"{project.names} in {root} sets, lowering gemma-code's safety:")
+    for item in loaded.ignored:
+        print(f"  {item.shown()}")
+    if project.state == "trusted":
+        print("trusted already, as it is now")
+        return EXIT_OK
+    if not args.yes:
+        if not sys.stdin.isatty():
+            _say("not trusted: no terminal to ask on (`gemma-code trust --yes` trusts without asking)")
+            return EXIT_USAGE
+        answer = input("Trust these settings for this project, until its config changes? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("not trusted")
+            return EXIT_ERROR
+    store.trust(project, loaded.ignored)
+    print(f"trusted until the project's settings change (remembered in {store.path})")
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .headless import print_human, print_json
-    from .messages import UserMessage
+    from .images import ImageError, prepare_image
     from .session import open_session
     from .sessions import SessionStore
-
-    from .images import ImageError, prepare_image
 
     try:  # a bad image fails before the model loads
         images = [prepare_image(path) for path in args.image]
     except ImageError as exc:
         raise ImageError(f"--image: {exc}") from None
-    settings, _ = _settings(args)
+    loaded = _loaded(args)
+    for line in loaded.notices():  # settings of the workspace's files that were not taken
+        _say(line)
+    settings = loaded.settings
     store = SessionStore()
     with open_session(settings, args.directory.resolve(), store=store,
                       resume=_resume_id(args, store),
-                      notice=lambda text: print(text, file=sys.stderr)) as session:
-        attached = []
-        for image in images:
-            for_model = session.attach_image(image)
-            print(f"gemma-code: {for_model.how}", file=sys.stderr)
-            attached.extend(for_model.parts)
-        user = UserMessage.of(args.prompt, tuple(attached))
-        events = session.run(user)
+                      notice=lambda text: print(text, file=sys.stderr)) as lifecycle:
+        events = lifecycle.run(_prompt_message(args.prompt, images, lifecycle))
         done = print_json(events, sys.stdout) if args.json else print_human(events, sys.stdout, sys.stderr)
     if done is None:
         return EXIT_ERROR
@@ -137,6 +199,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"gemma-code: stopped: {done.reason.replace('_', ' ')}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _prompt_message(prompt: str, images: list[PreparedImage], lifecycle: SessionLifecycle) -> UserMessage:
+    """The prompt as the model gets it: the images and `@path` files, each announced on stderr."""
+    from .attachments import expand_mentions
+    from .messages import UserMessage
+
+    attached = []
+    for image in images:
+        for_model = lifecycle.session.attach_image(image)
+        _say(for_model.how)
+        attached.extend(for_model.parts)
+    expanded = expand_mentions(prompt, lifecycle.root)
+    for problem in expanded.problems:
+        _say(problem)
+    if expanded.attached:
+        _say(f"attached {', '.join(expanded.attached)}")
+    return UserMessage.of(expanded.text, tuple(attached))
+
+
+def _say(text: str) -> None:
+    print(f"gemma-code: {text}", file=sys.stderr)
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
@@ -150,14 +234,15 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_undo(args: argparse.Namespace) -> int:
-    from .checkpoints import Checkpoints, undo_summary
+    from .checkpoints.records import undo_summary
+    from .checkpoints.store import Checkpoints
 
     print(undo_summary(Checkpoints(args.directory.resolve()).undo()))
     return EXIT_OK
 
 
 def cmd_checkpoints(args: argparse.Namespace) -> int:
-    from .checkpoints import Checkpoints
+    from .checkpoints.store import Checkpoints
 
     listed = Checkpoints(args.directory.resolve()).list()
     if args.json:
@@ -172,6 +257,23 @@ def cmd_checkpoints(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_map(args: argparse.Namespace) -> int:
+    from .context import budgets
+    from .context.prepare import load_index, repo_map, token_counter
+
+    settings = _loaded(args).settings
+    budget = args.tokens
+    if budget is None:
+        budget = budgets(settings, settings.context_size or 32768)[0]
+    shown = repo_map(load_index(args.directory.resolve()), args.prompt, budget, token_counter(None))
+    if not shown:
+        _say(f"no map: no files, or none fits in {budget} tokens" if budget > 0
+             else "no map: the budget is 0 (repo_map_tokens = 0 turns the map off)")
+        return EXIT_OK
+    print(shown)
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .events import event_json_schema
 
@@ -180,27 +282,28 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .model_commands import cmd_models as list_models
+    from .models import print_models
 
-    return list_models(as_json=args.json)
+    return print_models(as_json=args.json)
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from .model_commands import cmd_pull as pull
+    from .models import pull_model
 
-    return pull(args.name)
+    return pull_model(args.name)
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
     from .sessions import SessionStore
     from .tui.app import GemmaCodeApp
 
-    settings, _ = _settings(args)
+    loaded = _loaded(args)
     store = SessionStore()
     resume = _resume_id(args, store)
     if resume is not None:
         store.load(resume)  # a wrong id fails here, before the screen changes
-    app = GemmaCodeApp(settings, args.directory.resolve(), store=store, resume=resume)
+    app = GemmaCodeApp(loaded.settings, args.directory.resolve(), store=store, resume=resume,
+                       trust=loaded.offer(_if_trusted(args)))
     app.run()
     app.shutdown()
     if app.session_id is not None:
@@ -209,9 +312,17 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return app.return_code or EXIT_OK
 
 
+def _if_trusted(args: argparse.Namespace) -> Settings | None:
+    """The settings trusting the project would give (None: they would not be valid)."""
+    try:
+        return _loaded(args, trusted=True).settings
+    except ConfigError:
+        return None
+
+
 COMMANDS = {"run": cmd_run, "config": cmd_config, "models": cmd_models, "pull": cmd_pull,
             "sessions": cmd_sessions, "schema": cmd_schema, "undo": cmd_undo,
-            "checkpoints": cmd_checkpoints, None: cmd_tui}
+            "checkpoints": cmd_checkpoints, "trust": cmd_trust, "map": cmd_map, None: cmd_tui}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,6 +86,10 @@ class ApprovalNeeded(_Event):
     always: str | None = Field(
         None, description='what "approve always" would allow from now on; None: not offered'
     )
+    diff: str | None = Field(
+        None, description='the change a file edit would make ("": none); None: not a file edit'
+    )
+    command: str | None = Field(None, description="for a shell call: the command that would run")
 
 
 class ApprovalResolved(_Event):
@@ -93,6 +97,22 @@ class ApprovalResolved(_Event):
     call_id: str
     approved: bool
     note: str = ""
+
+
+# Why a tool call failed, so that failures can be counted without reading their messages.
+ToolErrorKind = Literal[
+    "malformed",  # the call could not be read, names no tool, or its arguments do not fit
+    "repeated_call",  # not run: the same call was made too often already
+    "edit_old_equals_new",  # edit_file's `old` and `new` are the same
+    "edit_old_not_found",  # edit_file's `old` is not in the file
+    "edit_already_made",  # the file already holds what the edit would make
+    "unread_file",  # not run: the file was not read first (the error shows it)
+    "extra_call",  # not run: a step's calls after its first
+    "path_not_found",
+    "outside_workspace",
+    "timed_out",  # a command ran past its time limit and was stopped
+    "other",
+]
 
 
 class ToolFinished(_Event):
@@ -104,6 +124,9 @@ class ToolFinished(_Event):
     summary: str = Field(description="one line for people: what the call did")
     diff: str | None = None
     exit_code: int | None = None
+    error_kind: ToolErrorKind | None = Field(
+        None, description="why the call failed; None when it did not (is_error false)"
+    )
 
     @property
     def text(self) -> str:
@@ -131,6 +154,58 @@ class Notice(_Event):
     text: str
 
 
+class AttachedFile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    path: str
+    lines: str  # "whole", or the line ranges attached: "40-72"
+    reason: str  # "traceback frame", "named in the prompt", "definition of NAME", "@mention"
+
+
+class ContextAttached(_Event):
+    """What went into the prompt before the model's first step: the repo map, the files the
+    task points at (these count as read)."""
+
+    type: Literal["context"] = "context"
+    files: tuple[AttachedFile, ...] = ()
+    map_files: int = 0  # files the repo map lists (0: no map this turn)
+    map_tokens: int = 0
+
+    def line(self) -> str:
+        """`context: repo map (12 files), calc.py (whole), parser.py:40-72 (traceback frame)`"""
+        shown = [f"repo map ({self.map_files} files, {self.map_tokens} tokens)"] if self.map_files else []
+        for f in self.files:
+            where = f"{f.path} (whole" if f.lines == "whole" else f"{f.path}:{f.lines} ("
+            shown.append(f"{where}{', ' if f.lines == 'whole' else ''}{f.reason})")
+        return "context: " + ", ".join(shown)
+
+
+class VerifyStarted(_Event):
+    """The project's tests start, after a turn that changed files (agent/verify.py)."""
+
+    type: Literal["verify_started"] = "verify_started"
+    call_id: str = Field(description="the id of the run_shell call that runs them (approval events name it)")
+    command: str
+    source: str = Field(description="where the command was found, e.g. 'AGENTS.md', 'package.json'")
+
+
+VerifyOutcome = Literal["passed", "failed", "timed_out", "not_run"]
+
+
+class VerifyFinished(_Event):
+    type: Literal["verify_finished"] = "verify_finished"
+    call_id: str = Field(description="as in its VerifyStarted")
+    command: str
+    outcome: VerifyOutcome
+    exit_code: int | None = None
+    summary: str = Field(description="one line for people")
+    failures: tuple[str, ...] = Field((), description="names of the failing tests, as the output gives them")
+    output: str = Field("", description="the output, trimmed head and tail, when the tests did not pass")
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+
 AgentEvent = Annotated[
     Union[
         StepStarted,
@@ -144,6 +219,9 @@ AgentEvent = Annotated[
         TurnDone,
         ErrorEvent,
         Notice,
+        ContextAttached,
+        VerifyStarted,
+        VerifyFinished,
     ],
     Field(discriminator="type"),
 ]

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from .events import (
-    AgentEvent, ApprovalResolved, ErrorEvent, Notice, TextDelta, ToolCallStarted, ToolFinished,
-    TurnDone, Usage,
+    AgentEvent, ApprovalResolved, ContextAttached, ErrorEvent, Notice, TextDelta,
+    ToolCallStarted, ToolFinished, TurnDone, Usage, VerifyFinished, VerifyStarted,
 )
 from .messages import ToolCall
 
@@ -23,6 +23,14 @@ def short_arguments(call: ToolCall, width: int = 60) -> str:
             shown = shown[: width - 1] + "…"
         parts.append(f"{key}={shown}")
     return ", ".join(parts)
+
+
+def verify_line(event: VerifyStarted | VerifyFinished) -> str:
+    """`tests: running python -m pytest -q (from pyproject.toml)`, then how it went."""
+    if isinstance(event, VerifyStarted):
+        return f"tests: running {event.command} (from {event.source})"
+    failing = f": {', '.join(event.failures)}" if event.failures else ""
+    return f"tests: {event.summary}{failing}"
 
 
 def print_json(events: Iterable[AgentEvent], out: TextIO) -> TurnDone | None:
@@ -75,13 +83,17 @@ def print_human(events: Iterable[AgentEvent], out: TextIO, err: TextIO) -> TurnD
             out.write(f"  {mark} {summary}\n")
         elif isinstance(event, Usage):
             totals.add(event)
-        elif isinstance(event, (ErrorEvent, Notice)):
+        elif isinstance(event, (ErrorEvent, Notice, ContextAttached, VerifyStarted, VerifyFinished)):
             if not at_line_start:  # both streams often share one terminal
                 out.write("\n")
                 out.flush()
                 at_line_start = True
             if isinstance(event, ErrorEvent):
                 err.write(f"error: {event.message}\n")
+            elif isinstance(event, ContextAttached):
+                err.write(f"gemma-code: {event.line()}\n")
+            elif isinstance(event, (VerifyStarted, VerifyFinished)):
+                err.write(f"gemma-code: {verify_line(event)}\n")
             else:
                 err.write(f"gemma-code: {event.text}\n")
         elif isinstance(event, TurnDone):

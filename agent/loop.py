@@ -5,20 +5,25 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .events import (
-    AgentEvent, ReasoningDelta, StepStarted, TextDelta, ToolCallParsed, ToolCallStarted,
+    AgentEvent, Notice, ReasoningDelta, StepStarted, TextDelta, ToolCallParsed, ToolCallStarted,
     ToolFinished, TurnDone, Usage,
 )
 from .messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
+from .prose_fix import NUDGE, holds_fix
 from .protocols import Backend, GenerationOptions, ToolContext, ToolResult
 from .registry import ToolRegistry
 
 
 @dataclass
 class Agent:
-    """Everything one conversation needs; `messages` grows as the conversation goes on."""
+    """Everything one conversation needs; `messages` grows as the conversation goes on.
+
+    `prose_nudge`: an answer that holds a fix as prose gets one reply asking to apply it.
+    `retry_temperature` (0: off): a step that repeats an earlier call is sampled once more at
+    this temperature before it counts as a repeat."""
 
     backend: Backend
     tools: ToolRegistry
@@ -26,6 +31,8 @@ class Agent:
     options: GenerationOptions
     max_steps: int = 40
     messages: list[Message] = field(default_factory=list)
+    prose_nudge: bool = False
+    retry_temperature: float = 0.0
 
 
 def _record(agent: Agent, call: ToolCall, result: ToolResult) -> ToolFinished:
@@ -35,6 +42,7 @@ def _record(agent: Agent, call: ToolCall, result: ToolResult) -> ToolFinished:
     return ToolFinished(
         call_id=call.id, name=call.name, is_error=result.is_error, content=result.content,
         summary=result.summary, diff=result.diff, exit_code=result.exit_code,
+        error_kind=(result.error_kind or "other") if result.is_error else None,
     )
 
 
@@ -54,55 +62,100 @@ def _repeat_note(times: int) -> str:
     )
 
 
+@dataclass
+class _Step:
+    text: str = ""
+    reasoning: str = ""
+    calls: list[ToolCall] = field(default_factory=list)
+    finish: str = "stop"
+
+
+def _generate(agent: Agent, specs, options: GenerationOptions) -> Iterator[AgentEvent]:
+    """Stream one model step to the consumer; returns it as a `_Step`."""
+    text, reasoning, step = [], [], _Step()
+    for event in agent.backend.stream(agent.messages, specs, options):
+        if isinstance(event, ToolCallParsed):
+            step.calls.append(event.call)
+            continue
+        if isinstance(event, TextDelta):
+            text.append(event.text)
+        elif isinstance(event, ReasoningDelta):
+            reasoning.append(event.text)
+        elif isinstance(event, Usage):
+            step.finish = event.finish_reason
+        yield event
+    step.text, step.reasoning = "".join(text), "".join(reasoning)
+    return step
+
+
+def _next_step(agent: Agent, specs, made: Counter[str]) -> Iterator[AgentEvent]:
+    """A model step; one that repeats an earlier call is sampled again once, hotter (a model at
+    temperature 0 repeats itself exactly). The discarded step never enters the history."""
+    step = yield from _generate(agent, specs, agent.options)
+    if (agent.retry_temperature > 0 and step.finish == "tool_calls" and step.calls
+            and made[_call_key(step.calls[0])]):
+        hotter = max(agent.retry_temperature, agent.options.temperature or 0.0)
+        yield Notice(text=f"the model repeated an earlier call; sampling that step again at "
+                          f"temperature {hotter:g}")
+        step = yield from _generate(agent, specs, replace(agent.options, temperature=hotter))
+    agent.messages.append(AssistantMessage(
+        text=step.text, reasoning=step.reasoning, tool_calls=tuple(step.calls)
+    ))
+    return step
+
+
+def _run_calls(agent: Agent, calls: list[ToolCall], made: Counter[str]) -> Iterator[AgentEvent]:
+    """Run the step's first call; the others are answered unrun (one result before the next).
+    Returns whether a file changed."""
+    first, *rest = calls
+    if agent.ctx.cancel.is_set():
+        result = ToolResult.error("cancelled by the user")  # every call gets a result
+    else:
+        yield ToolCallStarted(call=first)
+        result = yield from agent.tools.run(first, agent.ctx)
+        key = _call_key(first)
+        if made[key]:
+            result = result.with_note(_repeat_note(made[key]))
+        if result.error_kind != "unread_file":  # refused unrun: the same call is now right
+            made[key] += 1
+    yield _record(agent, first, result)
+    for call in rest:
+        yield _record(agent, call, ToolResult.error(
+            f"not run: one call at a time. {first.name} ran; make this call again if it is "
+            "still needed after its result.", "extra_call"))
+    return bool(result.diff) and not result.is_error
+
+
 def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
     """Run one user turn to its end, yielding every event on the way."""
     agent.messages.append(user)
+    agent.ctx.edit_failures.clear()
     specs = agent.tools.specs()
-    cancel = agent.ctx.cancel
     made: Counter[str] = Counter()
-    for step in range(1, agent.max_steps + 1):
-        yield StepStarted(step=step)
-        text, reasoning, calls = [], [], []
-        usage = None
-        for event in agent.backend.stream(agent.messages, specs, agent.options):
-            if isinstance(event, ToolCallParsed):
-                calls.append(event.call)
+    changed = nudged = False
+    for step_number in range(1, agent.max_steps + 1):
+        yield StepStarted(step=step_number)
+        step = yield from _next_step(agent, specs, made)
+        if step.finish in ("cancelled", "context_full") or not step.calls:
+            if (agent.prose_nudge and step.finish == "stop" and not changed and not nudged
+                    and holds_fix(step.text, agent.ctx.workspace, agent.ctx.cancel)):
+                nudged = True  # once a turn: a model that insists has its answer taken
+                agent.messages.append(UserMessage.of(NUDGE))
+                yield Notice(text="the answer holds a change no file has; asked the model to apply it")
                 continue
-            if isinstance(event, TextDelta):
-                text.append(event.text)
-            elif isinstance(event, ReasoningDelta):
-                reasoning.append(event.text)
-            elif isinstance(event, Usage):
-                usage = event
-            yield event
-        agent.messages.append(AssistantMessage(
-            text="".join(text), reasoning="".join(reasoning), tool_calls=tuple(calls)
-        ))
-        finish = usage.finish_reason if usage else "stop"
-        if finish in ("cancelled", "context_full") or not calls:
-            reason = {"stop": "answered", "tool_calls": "answered"}.get(finish, finish)
-            yield TurnDone(reason=reason, steps=step)
+            reason = {"stop": "answered", "tool_calls": "answered"}.get(step.finish, step.finish)
+            yield TurnDone(reason=reason, steps=step_number)
             return
-        if any(made[_call_key(call)] >= MAX_REPEATS for call in calls):
+        if made[_call_key(step.calls[0])] >= MAX_REPEATS:
             # A model stuck in a loop only burns time; stop it, keeping the history well-formed.
-            for call in calls:
+            for call in step.calls:
                 yield _record(agent, call, ToolResult.error(
-                    f"not run: this exact call was already made {MAX_REPEATS} times"))
-            yield TurnDone(reason="repeated", steps=step)
+                    f"not run: this exact call was already made {MAX_REPEATS} times",
+                    "repeated_call"))
+            yield TurnDone(reason="repeated", steps=step_number)
             return
-        for call in calls:
-            if cancel.is_set():
-                # Every call gets a result, so the conversation stays well-formed.
-                yield _record(agent, call, ToolResult.error("cancelled by the user"))
-                continue
-            yield ToolCallStarted(call=call)
-            result = yield from agent.tools.run(call, agent.ctx)
-            key = _call_key(call)
-            if made[key]:
-                result = result.with_note(_repeat_note(made[key]))
-            made[key] += 1
-            yield _record(agent, call, result)
-        if cancel.is_set():
-            yield TurnDone(reason="cancelled", steps=step)
+        changed = (yield from _run_calls(agent, step.calls, made)) or changed
+        if agent.ctx.cancel.is_set():
+            yield TurnDone(reason="cancelled", steps=step_number)
             return
     yield TurnDone(reason="max_steps", steps=agent.max_steps)

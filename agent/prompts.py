@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import platform
-import subprocess
 from datetime import date
 from pathlib import Path
+
+from .host_git import host_repo
 
 _GUIDE = """\
 You are gemma-code, a coding agent working in the user's repository on their own machine.
@@ -20,18 +21,11 @@ at the root, so do not invent folders the user did not ask for."""
 
 
 def git_branch(root: Path) -> str | None:
-    """The checked-out branch (also in a repository with no commit yet), or None."""
-    for args in (["rev-parse", "--abbrev-ref", "HEAD"], ["symbolic-ref", "--short", "HEAD"]):
-        try:
-            out = subprocess.run(
-                ["git", *args], cwd=root, capture_output=True, text=True, timeout=5,
-                stdin=subprocess.DEVNULL,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if out.returncode == 0:
-            return out.stdout.strip()
-    return None
+    """The checked-out branch (also with no commit yet; "HEAD" when detached), or None.
+
+    Read from the repository pinned at session start (`host_git`), without running git.
+    """
+    return host_repo(root).branch()
 
 
 def _top_level(root: Path, limit: int = 40) -> str:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from .events import BackendEvent
+from .events import BackendEvent, ToolErrorKind
 from .messages import Message, Part, TextPart, ToolCall
 
 
@@ -54,7 +54,13 @@ class Backend(Protocol):
 
 
 class ToolError(Exception):
-    """A failure the model caused and can fix: it becomes a tool result, not a crash."""
+    """A failure the model caused and can fix: it becomes a tool result, not a crash.
+
+    `kind` says what went wrong, for those who count failures (the eval harness)."""
+
+    def __init__(self, message: str, kind: ToolErrorKind = "other") -> None:
+        super().__init__(message)
+        self.kind: ToolErrorKind = kind
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class ToolResult:
     summary: str = ""
     diff: str | None = None
     exit_code: int | None = None
+    error_kind: ToolErrorKind | None = None  # when is_error; None there counts as "other"
 
     @classmethod
     def text(cls, text: str, **kwargs: Any) -> ToolResult:
@@ -74,8 +81,9 @@ class ToolResult:
         return replace(self, content=(*self.content, TextPart(text=note)))
 
     @classmethod
-    def error(cls, message: str) -> ToolResult:
-        return cls(content=(TextPart(text=f"Error: {message}"),), is_error=True, summary=message)
+    def error(cls, message: str, kind: ToolErrorKind = "other") -> ToolResult:
+        return cls(content=(TextPart(text=f"Error: {message}"),), is_error=True, summary=message,
+                   error_kind=kind)
 
 
 @runtime_checkable
@@ -90,6 +98,10 @@ class Workspace(Protocol):
 
     def relative(self, path: Path) -> str:
         """How to show `path` to the model and the user."""
+        ...
+
+    def files(self, start: Path | None = None, cancel: threading.Event | None = None) -> list[Path]:
+        """The files under `start` (default: the root) that git would not ignore, sorted."""
         ...
 
 
@@ -114,6 +126,10 @@ class ToolContext:
     seen: dict[Path, str] = field(default_factory=dict)
     vision: bool = False  # the model reads images itself (else tools hand it OCR text)
     network: bool = False  # tools may reach hosts other than this machine
+    # Edit rules for small models (the `edit_guards` setting): no edit of a file not read (in
+    # `seen`), and a second failed edit of a file in one turn asks for a whole-file write.
+    edit_guards: bool = False
+    edit_failures: dict[Path, int] = field(default_factory=dict)  # this turn's, per file
 
 
 @runtime_checkable
@@ -121,7 +137,8 @@ class Tool(Protocol):
     """A callable the model may use. The JSON schema comes from `Args`, never by hand.
 
     A tool may also define `check(args, ctx)`, a dry run that raises ToolError for a call
-    that cannot work, so nobody is asked to approve it."""
+    that cannot work, so nobody is asked to approve it; it may return the diff the call
+    would make, which the person sees when asked."""
 
     name: ClassVar[str]
     description: ClassVar[str]

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from gemma_code.tools.base import tool_spec
 
-from .checkpoints import CheckpointError
+from .checkpoints.records import CheckpointError
 from .config import ApprovalMode
+from .config_guard import config_write_reason
 from .events import AgentEvent, ApprovalNeeded, ApprovalResolved
-from .messages import ToolCall
+from .messages import TextPart, ToolCall
 from .protocols import (
     ApprovalDecision,
     ApprovalRequest,
@@ -30,7 +31,8 @@ from .protocols import (
     ToolResult,
     ToolSpec,
 )
-from .safety import dangerous_command, secret_reason
+from .safety.checker import dangerous_command
+from .safety.secrets import redact_credentials, secret_reason
 
 # Shell syntax that can chain or redirect: an allow-listed prefix says nothing about it.
 _SHELL_OPERATORS = (";", "&", "|", "`", "$(", ">", "<", "\n")
@@ -64,6 +66,13 @@ def _validation_message(tool: Tool, exc: ValidationError) -> str:
         problems.append(f"{where}: {err['msg']}")
     fields = ", ".join(tool.Args.model_fields)
     return f"invalid arguments for {tool.name}: " + "; ".join(problems) + f". Expected fields: {fields}."
+
+
+def _redacted(result: ToolResult) -> ToolResult:
+    """The result with credentials in URLs and headers hidden (read_file, grep, shell output)."""
+    parts = tuple(p.model_copy(update={"text": redact_credentials(p.text)})
+                  if isinstance(p, TextPart) else p for p in result.content)
+    return replace(result, content=parts, summary=redact_credentials(result.summary))
 
 
 @dataclass(frozen=True)
@@ -120,13 +129,27 @@ class ToolRegistry:
             resolved = ctx.workspace.resolve(path)
         except ToolError:
             return None  # the tool itself says what is wrong with the path
-        why = secret_reason(resolved)
+        why = secret_reason(resolved, named=path)
         key = f"path:{resolved}"
         if why is None or key in self._remembered:
             return None
         shown = ctx.workspace.relative(resolved)
         return _Gate(f"{tool.name} wants to read {shown}, which looks like a secret: {why}", key,
                      f"reading {shown}")
+
+    def _config_gate(self, tool: Tool, args: BaseModel, ctx: ToolContext, planned: object) -> _Gate | None:
+        """A file edit that would change gemma-code's own settings asks in every mode, and
+        only once: "always" is not offered (see `config_guard`)."""
+        path = getattr(args, "path", None)
+        if not tool.mutating or tool.runs_commands or not isinstance(path, str):
+            return None
+        try:
+            resolved = ctx.workspace.resolve(path, write=True)
+        except ToolError:
+            return None  # the tool itself says what is wrong with the path
+        why = config_write_reason(resolved, ctx.workspace.root,
+                                  planned if isinstance(planned, str) else None)
+        return _Gate(f"{tool.name}: {why}", None) if why else None
 
     def _gate(self, tool: Tool, args: BaseModel, ctx: ToolContext) -> _Gate | None:
         """The approval this call needs under the current mode, or None when it may run."""
@@ -135,7 +158,8 @@ class ToolRegistry:
             return secret
         command = getattr(args, "command", None) if tool.runs_commands else None
         if command is not None:
-            danger = dangerous_command(command, ctx.workspace.root)
+            danger = dangerous_command(command, ctx.workspace.root,
+                                       confined=ctx.sandbox is not None)
             if danger:
                 return _Gate(f"this command {danger}; such commands ask in every mode", None)
         remember = command_prefix(command) if command is not None else f"tool:{tool.name}"
@@ -167,16 +191,18 @@ class ToolRegistry:
         if call.parse_error:
             return ToolResult.error(
                 f"your tool call could not be read ({call.parse_error}). "
-                "Call exactly one tool with a name and JSON-valid arguments."
+                "Call exactly one tool with a name and JSON-valid arguments.",
+                "malformed",
             )
         tool = self._tools.get(call.name)
         if tool is None:
             known = ", ".join(self._tools)
-            return ToolResult.error(f"unknown tool {call.name!r}. Available tools: {known}.")
+            return ToolResult.error(f"unknown tool {call.name}; the tools are {known}.",
+                                    "malformed")
         try:
             return tool, tool.Args.model_validate(call.arguments)
         except ValidationError as exc:
-            return ToolResult.error(_validation_message(tool, exc))
+            return ToolResult.error(_validation_message(tool, exc), "malformed")
 
     def run(self, call: ToolCall, ctx: ToolContext) -> Generator[AgentEvent, Any, ToolResult]:
         """Validate, approve and execute one call; yields approval events on the way."""
@@ -188,19 +214,21 @@ class ToolRegistry:
             return ToolResult.error(
                 f"{tool.name} is not allowed: this session is read-only (no edits, no commands)."
             )
+        planned = None  # the diff the call would make, when its tool can tell
         check = getattr(tool, "check", None)  # optional: a dry run before approval
         if check is not None:
             try:
-                check(args, ctx)
+                planned = check(args, ctx)
             except ToolError as exc:
-                return ToolResult.error(str(exc))
-        gate = self._gate(tool, args, ctx)
+                return _redacted(ToolResult.error(str(exc), exc.kind))
+        gate = self._config_gate(tool, args, ctx, planned) or self._gate(tool, args, ctx)
         if gate is not None:
-            yield ApprovalNeeded(call=call, reason=gate.reason, always=gate.always)
+            command = getattr(args, "command", None) if tool.runs_commands else None
+            yield ApprovalNeeded(call=call, reason=gate.reason, always=gate.always,
+                                 diff=planned if isinstance(planned, str) else None, command=command)
             decision: ApprovalDecision = self.approver.decide(
                 ApprovalRequest(
-                    call=call, tool=tool.name, reason=gate.reason,
-                    command=getattr(args, "command", None) if tool.runs_commands else None,
+                    call=call, tool=tool.name, reason=gate.reason, command=command,
                     can_remember=gate.remember is not None,
                 )
             )
@@ -216,8 +244,8 @@ class ToolRegistry:
             except CheckpointError as exc:
                 return ToolResult.error(f"nothing was changed: no checkpoint could be saved ({exc})")
         try:
-            return tool(args, ctx)
-        except ToolError as exc:
-            return ToolResult.error(str(exc))
+            return _redacted(tool(args, ctx))
+        except ToolError as exc:  # its message may quote the file (edit_file's closest lines)
+            return _redacted(ToolResult.error(str(exc), exc.kind))
         except OSError as exc:
             return ToolResult.error(f"{tool.name} failed: {exc.strerror or exc}")

@@ -1,4 +1,5 @@
-"""A session: one backend, one workspace, one conversation. Shared by the CLI and the TUI."""
+"""A session (one backend, one workspace, one conversation) and its lifecycle across model
+swaps, `/clear` and resumes. The TUI and `gemma-code run` build and drive sessions here."""
 
 from __future__ import annotations
 
@@ -6,24 +7,31 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import get_args
 
-from gemma_code.backends.factory import open_backend
 from gemma_code.tools import default_tools
 
 from gemma_code.tools.sandbox import detect_sandbox, sandbox_unavailable_reason
 
 from .approval import DenyApprover
-from .checkpoints import Checkpoint, CheckpointError, Checkpoints, UndoResult
-from .config import Settings
+from .checkpoints.records import Checkpoint, CheckpointError, UndoResult
+from .checkpoints.store import Checkpoints
+from .config import ApprovalMode, Settings
+from .context import add_context
 from .events import AgentEvent, Notice, TurnDone
+from .host_git import repository_changed
 from .images import ImageForModel, PreparedImage, image_for_model, prepare_image
-from .loop import Agent, run_turn
+from .loop import Agent
 from .messages import AssistantMessage, Message, SystemMessage, TextPart, UserMessage
+from .models import open_backend
 from .prompts import system_prompt
 from .protocols import Approver, Backend, GenerationOptions, ShellSandbox, ToolContext
 from .registry import ToolRegistry
-from .sessions import SessionFile, SessionStore
+from .sessions import SessionFile, SessionInfo, SessionStore
+from .verify import Verifier, verified_turn
 from .workspace import LocalWorkspace
+
+APPROVAL_MODES: tuple[ApprovalMode, ...] = get_args(ApprovalMode)
 
 
 class Session:
@@ -37,14 +45,19 @@ class Session:
         approver: Approver,
         saved: SessionFile | None = None,
         history: list[Message] | None = None,
+        *,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.workspace = LocalWorkspace(root)
-        self.cancel = threading.Event()
+        self.cancel = cancel or threading.Event()
         self.saved = saved
         self.notices: list[str] = []  # said once, at the start of the next turn
         self.model_notes: list[str] = []  # told to the model with the next user message
+        self.unconfined: str | None = None  # why shell commands run unconfined, when they do
+        self._turns = 0
+        self._repository_warned: str | None = None
         sandbox = self._sandbox(settings)
         self.checkpoints = Checkpoints(self.workspace.root) if settings.checkpoints else None
         registry = ToolRegistry(
@@ -58,27 +71,48 @@ class Session:
             ctx=ToolContext(
                 self.workspace, self.cancel, settings.shell_timeout, sandbox,
                 vision=backend.vision, network=settings.network,
+                edit_guards=settings.edit_guards,
             ),
             options=GenerationOptions(
                 max_tokens=settings.max_tokens, temperature=settings.temperature,
                 constrain_tool_calls=settings.constrain_tool_calls, cancel=self.cancel,
             ),
             max_steps=settings.max_steps,
+            prose_nudge=settings.edit_guards, retry_temperature=settings.retry_temperature,
             messages=history or [SystemMessage(content=system_prompt(self.workspace.root))],
         )
         self._saved_count = len(history) if history else 0
+        self.verifier = None if settings.verify == "off" else Verifier(
+            self.workspace.root, rounds=settings.verify_rounds, configured=settings.test_command,
+            timeout=settings.verify_timeout or settings.shell_timeout,
+            can_ask=not isinstance(approver, DenyApprover),
+        )
 
     def _sandbox(self, settings: Settings) -> ShellSandbox | None:
         if settings.sandbox == "off":
+            self.unconfined = "off"
             return None
-        sandbox = detect_sandbox(network=settings.network)
+        sandbox = detect_sandbox(network=settings.network, env_pass=settings.shell_env_pass)
         if sandbox is None:
-            self.notices.append(
-                f"no shell sandbox: {sandbox_unavailable_reason(network=settings.network)}. "
-                "Shell commands run unconfined, "
-                "so they ask for approval even in auto mode."
-            )
+            self.unconfined = sandbox_unavailable_reason(network=settings.network)
         return sandbox
+
+    def _unconfined_notice(self) -> Iterator[Notice]:
+        """Every turn in which shell commands would run unconfined says so, not only the first."""
+        first, self._turns = self._turns == 0, self._turns + 1
+        mode = self.agent.tools.mode
+        if self.unconfined is None or mode == "read-only":
+            return
+        if self.unconfined == "off":
+            unasked = "; auto mode runs them without asking" if mode == "auto" else ""
+            yield Notice(text='the shell is not sandboxed (sandbox = "off"): commands run '
+                         f"unconfined, with your access to files and the network{unasked}")
+        elif first:
+            yield Notice(text=f"no shell sandbox: {self.unconfined}. Shell commands run "
+                         "unconfined, so they ask for approval even in auto mode.")
+        else:
+            yield Notice(text="no shell sandbox: shell commands run unconfined "
+                         "(each asks first, even in auto mode)")
 
     def _save(self) -> None:
         new = self.agent.messages[self._saved_count :]
@@ -107,17 +141,22 @@ class Session:
         for text in self.notices:
             yield Notice(text=text)
         self.notices.clear()
+        yield from self._unconfined_notice()
         label = user.typed
         if self.model_notes:
             notes = tuple(TextPart(text=note) for note in self.model_notes)
             user = UserMessage(content=(*notes, *user.content))
             self.model_notes.clear()
+        user, context = add_context(self.agent, self.settings, user)
+        if context is not None:
+            yield context
         self._save()
         if self.checkpoints is not None:
             self.checkpoints.begin_turn(label)
         done = None
         try:
-            for event in run_turn(self.agent, user):
+            changed = self._changed if self.checkpoints is not None else None
+            for event in verified_turn(self.agent, user, self.verifier, changed):
                 self._save()
                 if isinstance(event, TurnDone):
                     done = event  # stays the turn's last event, after the checkpoint notices
@@ -142,19 +181,37 @@ class Session:
         )
         return result
 
+    def _changed(self) -> bool:
+        """Whether the running turn has changed files (what decides that its tests run)."""
+        try:
+            return bool(self.checkpoints.changed_so_far())
+        except CheckpointError:
+            return False
+
     def _end_turn(self) -> list[Notice]:
         if self.checkpoints is None:
             return []
+        warning = self._repository_warning()
         try:
             checkpoint = self.checkpoints.end_turn()
         except CheckpointError as exc:
-            return [Notice(text=f"the end of this turn was not checkpointed: {exc}")]
+            return [*warning, Notice(text=f"the end of this turn was not checkpointed: {exc}")]
         if checkpoint is None or not checkpoint.files:
-            return []
-        said = [Notice(text=_changed_line(checkpoint))]
+            return warning
+        said = [*warning, Notice(text=_changed_line(checkpoint))]
         if self.settings.auto_commit:
             said.append(Notice(text=self._commit(checkpoint)))
         return said
+
+    def _repository_warning(self) -> list[Notice]:
+        """Said once: the repository is not the one found at the start (the agent made or moved
+        it), so the person's own git there may run what the agent planted in its config."""
+        why = repository_changed(self.workspace.root)
+        if why is None or why == self._repository_warned:
+            return []
+        self._repository_warned = why
+        return [Notice(text=f"{why}. Before you use git there yourself, check its .git/config "
+                            "and .git/hooks: what the agent wrote there could run programs")]
 
     def _commit(self, checkpoint: Checkpoint) -> str:
         answer = next((m.text for m in reversed(self.agent.messages)
@@ -172,6 +229,97 @@ def _changed_line(checkpoint: Checkpoint) -> str:
     return f"changed {shown} (/undo or `gemma-code undo` puts them back)"
 
 
+class SessionLifecycle:
+    """A workspace's session as it lives on across model loads, `/clear` and resumes.
+
+    Each backend gets a new `Session` that carries the conversation, the approval mode and
+    the "always" answers over. A conversation is saved (with a store) from its first turn.
+    """
+
+    def __init__(self, settings: Settings, root: Path, approver: Approver,
+                 store: SessionStore | None = None) -> None:
+        self.settings = settings
+        self.root = Path(root).resolve()
+        self.approver = approver
+        self.store = store
+        self.mode: ApprovalMode = settings.approval
+        self.cancel = threading.Event()  # every session's: an approver can watch this one
+        self.session: Session | None = None
+        # The conversation to go on with once a model is loaded (a resumed one, or none).
+        self._saved: SessionFile | None = None
+        self._history: list[Message] | None = None
+
+    @property
+    def session_id(self) -> str | None:
+        saved = self.session.saved if self.session else self._saved
+        return saved.info.id if saved else None
+
+    def set_mode(self, mode: ApprovalMode | None = None) -> ApprovalMode:
+        """Set the approval mode, or move to the next one; the session follows at once."""
+        self.mode = mode or APPROVAL_MODES[(APPROVAL_MODES.index(self.mode) + 1) % len(APPROVAL_MODES)]
+        if self.session is not None:
+            self.session.agent.tools.mode = self.mode
+        return self.mode
+
+    def use_backend(self, backend: Backend, settings: Settings | None = None) -> Backend | None:
+        """Go on with a model just loaded (with the settings it was loaded with): same
+        conversation, mode and "always" answers. Returns the backend it replaced, closed."""
+        old = self.session
+        if settings is not None:
+            self.settings = settings
+        if old is None:
+            self._renew(backend, self._saved, self._history)
+            return None
+        self._renew(backend, old.saved, old.agent.messages)
+        old.backend.close()
+        return old.backend
+
+    def clear(self) -> None:
+        """Start a new conversation."""
+        self._saved, self._history = None, None
+        if self.session is not None:
+            self._renew(self.session.backend, None, None)
+
+    def resume(self, session_id: str) -> list[Message]:
+        """Go on with a saved conversation; returns its messages. Raises SessionNotFound."""
+        if self.store is None:
+            raise ValueError("resuming needs a session store")
+        self._saved, self._history = self.store.load(session_id)
+        if self.session is not None:
+            self._renew(self.session.backend, self._saved, self._history)
+        return self._history
+
+    def saved_sessions(self) -> list[SessionInfo]:
+        """The saved sessions of this workspace, newest first."""
+        return self.store.list(self.root) if self.store else []
+
+    def run(self, user: UserMessage) -> Iterator[AgentEvent]:
+        """One turn of the current session (see `Session.run`); its file is made at the first."""
+        if self.session is None:
+            raise RuntimeError("no model is loaded")
+        if self.session.saved is None and self.store is not None:
+            self.session.saved = self.store.create(self.root, self.settings.model)
+        return self.session.run(user)
+
+    def undo(self) -> UndoResult:
+        """Restore the files the last turn changed; the session's model hears of it."""
+        return self.session.undo() if self.session else Checkpoints(self.root).undo()
+
+    def close(self) -> None:
+        """Free the model."""
+        if self.session is not None:
+            self.session.backend.close()
+
+    def _renew(self, backend: Backend, saved: SessionFile | None,
+               history: list[Message] | None) -> None:
+        session = Session(self.settings, backend, self.root, self.approver, saved, history,
+                          cancel=self.cancel)
+        session.agent.tools.mode = self.mode
+        if self.session is not None:  # "always" answers hold for as long as the lifecycle
+            session.agent.tools.keep_approvals_of(self.session.agent.tools)
+        self.session = session
+
+
 @contextmanager
 def open_session(
     settings: Settings,
@@ -181,20 +329,18 @@ def open_session(
     notice: Callable[[str], None] = lambda text: None,
     store: SessionStore | None = None,
     resume: str | None = None,
-) -> Iterator[Session]:
-    """Load the backend and build a session; the backend is closed on exit.
+) -> Iterator[SessionLifecycle]:
+    """Load the backend and start a session lifecycle on it; the backend is closed on exit.
 
     Without an approver (headless), calls that need approval are denied and the model told.
     With a store, the conversation is saved there; `resume` names a saved one to go on with.
     """
-    approver = approver or DenyApprover()
-    saved, history = None, None
+    lifecycle = SessionLifecycle(settings, root, approver or DenyApprover(), store)
     if store is not None and resume is not None:
-        saved, history = store.load(resume)
+        lifecycle.resume(resume)  # a wrong id fails before the model loads
     backend = open_backend(settings, notice=notice)
     try:
-        if store is not None and saved is None:
-            saved = store.create(root, settings.model)
-        yield Session(settings, backend, root, approver, saved, history)
+        lifecycle.use_backend(backend)
+        yield lifecycle
     finally:
         backend.close()

@@ -21,6 +21,7 @@ vocabulary without them. Hermes markers are always plain text (it works with eit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -117,3 +118,44 @@ def compile_grammar(llama: Llama, gbnf: str) -> LlamaGrammar:
         )
     C.llama_sampler_free(sampler)
     return LlamaGrammar.from_string(gbnf, verbose=False)
+
+
+# An unmarked JSON call (in a ```json fence, or a bare answer) is constrained once the model
+# has written `{"name": "` and the first letter of the name: a JSON block that is data, not
+# a call, stays free (`{"name": "demo", ...}`), and the grammar continues from that text.
+_JSON_HEAD = re.compile(
+    r'\s*(?P<array>\[\s*)?\{\s*"name"\s*:\s*"(?P<name>[\w.\-]+)(?P<closed>"\s*(?P<comma>,\s*)?)?')
+_JSON_OPENINGS = ('{"name":"', '[{"name":"')
+
+
+def json_call_may_open(opened: str) -> bool:
+    """Whether `opened` may still become the head `json_call_rest_grammar` continues."""
+    compact = "".join(opened.split())
+    return any(head.startswith(compact) for head in _JSON_OPENINGS)
+
+
+def json_call_rest_grammar(specs: Sequence[ToolSpec], opened: str, *, fence: bool) -> str | None:
+    """A GBNF grammar for the rest of a JSON call whose start `opened` the model wrote freely,
+    or None when `opened` is no such start (yet) or names no tool. `fence`: a closing fence
+    line follows the call; a call opened with `[` is closed as a one-call array."""
+    head = _JSON_HEAD.fullmatch(opened)
+    if head is None or not specs:
+        return None
+    partial, closed = head.group("name"), head.group("closed") is not None
+    rules = Rules()
+    converter = SchemaConverter(JSON, rules)
+    rules.add("cws", "[ \\t\\n]{0,12}")  # the models' own layout, within reason
+    arguments = literal('"arguments":')
+    calls = []
+    for spec in specs:
+        if spec.name == partial if closed else spec.name.startswith(partial):
+            rest = "" if closed else literal(spec.name[len(partial):] + '"')
+            comma = "" if head.group("comma") else '"," cws'
+            args = _arguments_rule(converter, spec)
+            calls.append(f'{rest} cws {comma} {arguments} cws {args} cws "}}"')
+    if not calls:
+        return None
+    array = ' cws "]"' if head.group("array") else ""
+    close = ' "\\n" "```"' if fence else ""
+    rules.add("root", "( " + " | ".join(f"( {c} )" for c in calls) + f" ){array}{close}")
+    return rules.render()

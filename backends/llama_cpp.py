@@ -9,7 +9,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,12 @@ from gemma_code.agent.events import BackendEvent, ToolCallParsed
 from gemma_code.agent.messages import Message
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
-from .registry import Sampling
+from .models.spec import Sampling
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
 from .generation_step import GenerationStep
-from .llama_vision import Projector, VisionError, encode_with_images
+from .image_spans import VisionError, encode_with_images, image_start
+from .llama_vision import Projector
+from .threads import choose_threads
 from .prompt_history import PromptHistory, common_prefix, tools_key
 
 
@@ -98,7 +100,7 @@ def new_llama(**options: Any):
 
 
 class LlamaCppBackend:
-    """A GGUF model run in-process by llama.cpp."""
+    """A GGUF model run in-process by llama.cpp; a generation step's `Engine`."""
 
     name = "llama.cpp"
 
@@ -116,10 +118,16 @@ class LlamaCppBackend:
         image_tokens: int = 280,
     ) -> None:
         """`mmproj`: the model's image projector; with it the model sees images, each costing
-        at most `image_tokens` (a batch holds a whole image: its tokens attend both ways)."""
+        at most `image_tokens` (a batch holds a whole image: its tokens attend both ways).
+        `n_threads` (decode and batches alike): None is one per physical core."""
         if mmproj is not None:
             n_batch = max(n_batch, image_tokens)
-        self.llm = self._load(model_path, context_size, n_gpu_layers, n_threads, n_batch)
+        self.threads = choose_threads(n_threads)
+        self.llm = self._load(model_path, context_size, n_gpu_layers, self.threads.count, n_batch)
+        import llama_cpp
+
+        # looked up once: `piece` and `is_end` run for every generated token
+        self._native, self._vocab = llama_cpp, self.llm._model.vocab
         self.model_path = model_path
         self.context_size = self.llm.n_ctx()
         self.sampling = sampling
@@ -134,10 +142,10 @@ class LlamaCppBackend:
         self.template = self._template(chat_format)
         self.tool_format = self.template.tool_format
         self.history = PromptHistory(self.template, self._encode)
-        self._grammars: dict[tuple[str, bool], Any] = {}
+        self._grammars: dict[tuple[str, bool] | str, Any] = {}
 
     @staticmethod
-    def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int | None, n_batch: int):
+    def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, n_batch: int):
         if not Path(path).is_file():
             raise ModelLoadError(f"model file not found: {path}")
         _quiet_llama_log()
@@ -145,7 +153,8 @@ class LlamaCppBackend:
         try:
             return new_llama(
                 model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_ubatch=n_batch,
-                n_gpu_layers=n_gpu_layers, n_threads=n_threads, flash_attn=True, verbose=False,
+                n_gpu_layers=n_gpu_layers, n_threads=n_threads, n_threads_batch=n_threads,
+                flash_attn=True, verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
             why = "; ".join(_llama_errors) or str(exc)
@@ -155,12 +164,15 @@ class LlamaCppBackend:
                 "this architecture."
             ) from exc
 
-    def _piece(self, token: int) -> bytes:
-        import llama_cpp
-
+    def piece(self, token: int) -> bytes:
+        """The text of `token` (it may end inside a UTF-8 character)."""
         buf = ctypes.create_string_buffer(256)
-        n = llama_cpp.llama_token_to_piece(self.llm._model.vocab, token, buf, 256, 0, True)
+        n = self._native.llama_token_to_piece(self._vocab, token, buf, 256, 0, True)
         return buf.raw[: max(n, 0)]
+
+    def is_end(self, token: int) -> bool:
+        """Whether `token` ends the model's turn (an end-of-generation token)."""
+        return self._native.llama_vocab_is_eog(self._vocab, token)
 
     def _template(self, chat_format: str | None) -> ChatTemplate:
         source = self.llm.metadata.get("tokenizer.chat_template")
@@ -171,8 +183,8 @@ class LlamaCppBackend:
                     "cannot know its prompt format; use an instruction-tuned GGUF"
                 )
             source = FALLBACK_TEMPLATES[chat_format]
-        bos = self._piece(self.llm.token_bos()).decode("utf-8", "replace")
-        eos = self._piece(self.llm.token_eos()).decode("utf-8", "replace")
+        bos = self.piece(self.llm.token_bos()).decode("utf-8", "replace")
+        eos = self.piece(self.llm.token_eos()).decode("utf-8", "replace")
         marker = self.projector.marker if self.projector else None
         return ChatTemplate(source, bos_token=bos, eos_token=eos, media_marker=marker)
 
@@ -189,17 +201,16 @@ class LlamaCppBackend:
             self.projector.keep_only(tokens)
         return tokens
 
-    # Generation ----------------------------------------------------------------------
+    # Generation: the `Engine` a step drives ---------------------------------------------
 
-    def _prefill(self, tokens: list[int], cancel) -> tuple[int, bool]:
+    def prefill(self, tokens: list[int], cancel) -> tuple[int, bool]:
         """Evaluate what the KV cache lacks; returns (tokens reused, finished)."""
         llm = self.llm
         cached = common_prefix(llm._input_ids[: llm.n_tokens], tokens)
         if cached == len(tokens) and not llm._requires_eval:
             return cached, True
         keep = min(cached, len(tokens) - 1)  # re-evaluate at least one token for fresh logits
-        while 0 < keep and tokens[keep] < 0 and tokens[keep - 1] == tokens[keep]:
-            keep -= 1  # an image is encoded whole or not at all
+        keep = image_start(tokens, keep)  # an image is encoded whole or not at all
         if keep > 0 and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             keep = 0
         if keep == 0:
@@ -219,21 +230,34 @@ class LlamaCppBackend:
             at = end
         return keep, True
 
-    def _grammar(self, tools: Sequence[ToolSpec], include_open_marker: bool):
+    def constraint(self, tools: Sequence[ToolSpec], required: bool):
+        """The tool-call grammar: with `required`, a whole call from the first token; without,
+        the rest of a call after its opening marker (the step switches to it there)."""
         from .grammar import compile_grammar, tool_call_grammar
 
-        key = (tools_key(tools), include_open_marker)
+        key = (tools_key(tools), required)
         if key not in self._grammars:
-            text = tool_call_grammar(tools, self.tool_format, include_open_marker=include_open_marker)
+            text = tool_call_grammar(tools, self.tool_format, include_open_marker=required)
             self._grammars[key] = compile_grammar(self.llm, text)
         return self._grammars[key]
 
-    def _sample(self, prompt: list[int], grammar, temperature: float | None = None) -> Iterator[int]:
+    def grammar_constraint(self, gbnf: str):
+        """`gbnf` compiled for this model (kept: a step may open the same call again)."""
+        from .grammar import compile_grammar
+
+        if gbnf not in self._grammars:
+            self._grammars[gbnf] = compile_grammar(self.llm, gbnf)
+        return self._grammars[gbnf]
+
+    def sample(self, context: list[int], constraint, temperature: float | None,
+               limit: int) -> Generator[int, Any, None]:
+        """`Llama.generate`'s tokens after `context` under the grammar `constraint`. They are
+        drawn one at a time and without end, so `limit` is left to the step."""
         s = self.sampling
         return self.llm.generate(
-            prompt, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
+            context, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
             temp=s.temperature if temperature is None else temperature,
-            repeat_penalty=s.repeat_penalty, grammar=grammar,
+            repeat_penalty=s.repeat_penalty, grammar=constraint,
         )
 
     def stream(
@@ -258,14 +282,12 @@ class _Run(GenerationStep):
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def _decode(self) -> Iterator[BackendEvent]:
-        import llama_cpp
-
-        vocab = self.b.llm._model.vocab
-        tools, options = self.tools, self.options
+        engine, tools, options = self.engine, self.tools, self.options
+        piece, is_end = engine.piece, engine.is_end  # bound once: they run per token
         constrain = options.constrain_tool_calls and bool(tools)
         grammar_on = constrain and options.tool_choice == "required"
-        tokens = self.b._sample(self.prompt, self.b._grammar(tools, True) if grammar_on else None,
-                                options.temperature)
+        tokens = engine.sample(self.prompt, engine.constraint(tools, True) if grammar_on else None,
+                               options.temperature, self._budget())
         calls = 0
         while True:
             token = next(tokens, None)
@@ -273,12 +295,12 @@ class _Run(GenerationStep):
                 return "stop"
             if options.cancel is not None and options.cancel.is_set():
                 return "cancelled"
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
+            if is_end(token):
                 self.end_token = token
-                self.end_piece = self.b._piece(token).decode("utf-8", "replace")
+                self.end_piece = piece(token).decode("utf-8", "replace")
                 break
             self.generated.append(token)
-            events = self.parser.feed(self.decoder.decode(self.b._piece(token)))
+            events = self.parser.feed(self.decoder.decode(piece(token)))
             calls += sum(isinstance(e, ToolCallParsed) for e in events)
             yield from self._emit(events)
             if calls and not self.parser.in_tool_call:
@@ -286,13 +308,15 @@ class _Run(GenerationStep):
             if len(self.generated) >= self._budget():
                 yield from self._emit(self.parser.finish())
                 return self._full_or_length()
-            if constrain and not grammar_on and self.parser.in_tool_call:
+            rest = self.opened_call() if constrain and not grammar_on else None
+            if rest is not None:
                 # The model opened a tool call: constrain the rest of it with the tool grammar.
                 grammar_on = True
                 tokens.close()
                 context = self.prompt + self.generated
-                self.b._prefill(context, None)
-                tokens = self.b._sample(context, self.b._grammar(tools, False), options.temperature)
+                engine.prefill(context, None)
+                tokens = engine.sample(context, rest, options.temperature,
+                                       self._budget() - len(self.generated))
         events = self.parser.finish()
         calls += sum(isinstance(e, ToolCallParsed) for e in events)
         yield from self._emit(events)

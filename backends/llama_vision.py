@@ -1,41 +1,20 @@
 """Images on the llama.cpp backend, through llama.cpp's multimodal library (mtmd).
 
-The backend keeps its conversation as one token list. An image becomes a run of placeholder
-ids in that list, one per position the image takes in the KV cache; the ids are negative
-(no real token is) and derived from the image's bytes, so the same image at the same place
-matches itself and prefix reuse goes on working past it. Only the step that first brings an
-image pays for encoding it; later steps reuse the cache like any other prefix.
+An image becomes a span of placeholder ids in the backend's token list (`image_spans`), one
+per position it takes in the KV cache. Only the step that first brings an image pays for
+encoding it; later steps reuse the cache like any other prefix.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gemma_code.agent.messages import ImagePart, Message, ToolMessage, UserMessage
+from gemma_code.agent.messages import ImagePart
 
-
-def last_images(messages: Sequence[Message], count: int) -> list[ImagePart]:
-    """The last `count` images of the conversation, in order: those a rendered suffix holds."""
-    images = [p for m in messages if isinstance(m, (UserMessage, ToolMessage))
-              for p in m.content if isinstance(p, ImagePart)]
-    return images[len(images) - count:] if count > 0 else []
-
-
-def encode_with_images(text: str, messages: Sequence[Message], tokenize, vision) -> list[int]:
-    """Tokens for a rendered suffix of `messages`: plain `tokenize` for text, and, when `vision`
-    (a `Projector` or an `MlxVision`) is given, its image markers become image spans."""
-    if vision is None or vision.marker not in text:
-        return tokenize(text)
-    # The text is the end of the conversation, so its markers stand for its last images.
-    return vision.tokenize(text, last_images(messages, text.count(vision.marker)))
-
-
-class VisionError(Exception):
-    """The image projector cannot be used, or an image cannot be encoded; says why."""
+from .image_spans import VisionError, placeholder_id
 
 
 @dataclass
@@ -44,11 +23,6 @@ class ImageSpan:
 
     chunk: object  # an owned `mtmd_input_chunk *` (a copy), freed by `Projector.close`
     n_tokens: int
-
-
-def placeholder_id(image_bytes: bytes) -> int:
-    """The id every position of this image carries in the token list: negative, stable."""
-    return -1 - int(hashlib.sha256(image_bytes).hexdigest()[:7], 16)
 
 
 class Projector:

@@ -12,7 +12,7 @@ become spans in the same token history, and the same cache and prefill serve the
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 from gemma_code.agent.events import BackendEvent, ToolCallParsed
@@ -21,10 +21,10 @@ from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
 from .generation_step import GenerationStep
-from .llama_vision import encode_with_images
-from .mlx_vision import MlxVision, chunk_end, image_start, is_vision_dir
+from .image_spans import chunk_end, encode_with_images, image_start
+from .mlx_vision import MlxVision, is_vision_dir
 from .prompt_history import PromptHistory, common_prefix, tools_key
-from .registry import Sampling
+from .models.spec import Sampling
 
 PREFILL_STEP = 512  # tokens per forward pass while prefilling; cancellation is checked between
 
@@ -52,7 +52,8 @@ def _load(model_dir: Path, image_tokens: int) -> tuple:
 
 
 class MlxBackend:
-    """An mlx-lm (or, with images, mlx-vlm) model directory run in-process."""
+    """An mlx-lm (or, with images, mlx-vlm) model directory run in-process; a generation
+    step's `Engine`."""
 
     name = "mlx"
 
@@ -78,20 +79,27 @@ class MlxBackend:
     def constraint(self, tools: Sequence[ToolSpec], required: bool):
         """A logits processor that keeps tool calls well-formed (see `mlx_grammar`)."""
         from .mlx_grammar import (
-            ToolCallConstraint, compile_tool_grammar, ll_tokenizer, open_marker_token,
+            JsonOpening, ToolCallConstraint, compile_tool_grammar, ll_tokenizer, open_marker_token,
         )
 
         open_token = open_marker_token(self.tokenizer, self.tool_format)
-        if not required and open_token is None:
-            return None  # nothing to wait for: the model's free text stays free
         if self._lltok is None:
             self._lltok = ll_tokenizer(self.tokenizer)
         key = (tools_key(tools), required)
         if key not in self._grammars:
             self._grammars[key] = compile_tool_grammar(tools, self.tool_format, required=required,
                                                        encode=self.tokenize)
+        opening = None if required else JsonOpening(tools, self.tool_format, self._text_of)
         return ToolCallConstraint(self._lltok, self._grammars[key], required=required,
-                                  open_token=open_token)
+                                  open_token=open_token, opening=opening)
+
+    def _text_of(self, token: int) -> str:
+        return self.tokenizer.decode([token])
+
+    def grammar_constraint(self, gbnf: str) -> None:
+        """None: mlx-lm samples a token ahead, so the step's switch would come late; the
+        constraint watches the text itself (`mlx_grammar.JsonOpening`)."""
+        return None
 
     def _template(self, chat_format: str | None) -> ChatTemplate:
         source = getattr(self.tokenizer, "chat_template", None)
@@ -137,7 +145,9 @@ class MlxBackend:
         self.cache, self.cached = self._new_cache(), []
         return 0
 
-    def _prefill(self, prompt: list[int], cancel) -> tuple[int, bool]:
+    # Generation: the `Engine` a step drives ---------------------------------------------
+
+    def prefill(self, prompt: list[int], cancel) -> tuple[int, bool]:
         """Feed the cache all but the last prompt token; returns (tokens reused, finished)."""
         import mlx.core as mx
 
@@ -161,10 +171,40 @@ class MlxBackend:
             at += len(chunk)
         return reused, True
 
+    def sample(self, context: list[int], constraint, temperature: float | None,
+               limit: int) -> Generator[int, None, None]:
+        """mlx-lm's `generate_step` after the prefilled `context`: at most `limit` tokens, the
+        logits processor `constraint` (if any) after the repetition penalty."""
+        import mlx.core as mx
+        from mlx_lm.generate import generate_step
+        from mlx_lm.sample_utils import make_logits_processors, make_sampler
+
+        s = self.sampling
+        temp = s.temperature if temperature is None else temperature
+        sampler = make_sampler(temp=temp, top_p=s.top_p, min_p=s.min_p, top_k=s.top_k)
+        penalty = s.repeat_penalty if s.repeat_penalty != 1.0 else None
+        processors = make_logits_processors(repetition_penalty=penalty)
+        if constraint is not None:
+            processors.append(constraint)
+        steps = generate_step(
+            mx.array(context[-1:]), self.model, prompt_cache=self.cache, max_tokens=limit,
+            sampler=sampler, logits_processors=processors,
+        )
+        self.cached.append(context[-1])
+        for token, _ in steps:
+            self.cached.append(token)  # generate_step feeds each token before it yields it
+            yield token
+
+    def is_end(self, token: int) -> bool:
+        """Whether `token` ends the model's turn (one of the tokenizer's end tokens)."""
+        return token in self.tokenizer.eos_token_ids
+
+    def piece(self, token: int) -> bytes:
+        """The text of `token` alone (a step streams text through the detokenizer instead)."""
+        return self.tokenizer.decode([token]).encode("utf-8")
+
     def _keep_snapshot(self) -> None:
         self.snapshot = (list(self.cached), copy.deepcopy(self.cache))
-
-    # Generation ----------------------------------------------------------------------
 
     def stream(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions
@@ -187,42 +227,24 @@ class MlxBackend:
 class _Run(GenerationStep):
     """One generation step on MLX: mlx-lm's sampler, with the grammar as a logits processor."""
 
-    def _sampler(self):
-        from mlx_lm.sample_utils import make_logits_processors, make_sampler
-
-        s, options = self.b.sampling, self.options
-        temp = s.temperature if options.temperature is None else options.temperature
-        sampler = make_sampler(temp=temp, top_p=s.top_p, min_p=s.min_p, top_k=s.top_k)
-        penalty = s.repeat_penalty if s.repeat_penalty != 1.0 else None
-        processors = make_logits_processors(repetition_penalty=penalty)
-        if options.constrain_tool_calls and self.tools and options.tool_choice != "none":
-            constraint = self.b.constraint(self.tools, options.tool_choice == "required")
-            if constraint is not None:
-                processors.append(constraint)
-        return sampler, processors
+    def __init__(self, backend: MlxBackend, prompt: list[int], tools, options) -> None:
+        super().__init__(backend, prompt, tools, options)
+        self.tokenizer = backend.tokenizer  # its streaming detokenizer turns tokens into text
 
     def _decode(self) -> Iterator[BackendEvent]:
-        import mlx.core as mx
-        from mlx_lm.generate import generate_step
-
-        b, options = self.b, self.options
-        eos = set(b.tokenizer.eos_token_ids)
-        detokenizer = b.tokenizer.detokenizer
+        engine, tools, options = self.engine, self.tools, self.options
+        is_end, detokenizer = engine.is_end, self.tokenizer.detokenizer
         detokenizer.reset()
-        sampler, processors = self._sampler()
-        steps = generate_step(
-            mx.array(self.prompt[-1:]), b.model, prompt_cache=b.cache, max_tokens=self._budget(),
-            sampler=sampler, logits_processors=processors,
-        )
-        b.cached.append(self.prompt[-1])
+        constraint = None
+        if options.constrain_tool_calls and tools and options.tool_choice != "none":
+            constraint = engine.constraint(tools, options.tool_choice == "required")
         calls = 0
-        for token, _ in steps:
-            b.cached.append(token)  # generate_step feeds each token before it yields it
+        for token in engine.sample(self.prompt, constraint, options.temperature, self._budget()):
             if options.cancel is not None and options.cancel.is_set():
                 return "cancelled"
-            if token in eos:
+            if is_end(token):
                 self.end_token = token
-                self.end_piece = b.tokenizer.decode([token])
+                self.end_piece = engine.piece(token).decode("utf-8", "replace")
                 break
             self.generated.append(token)
             detokenizer.add_token(token)

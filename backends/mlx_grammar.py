@@ -4,7 +4,8 @@ llguidance as an mlx-lm logits processor.
 The llama.cpp backend hands the same GBNF to llama.cpp's grammar sampler. Here llguidance
 turns it into a token mask for each step. With `tool_choice="required"` the mask applies from
 the first token; otherwise the model writes freely until it emits the tool-call open marker
-(when the vocabulary has it as one token) and the grammar takes the rest of the call.
+(when the vocabulary has it as one token), or opens a JSON call without markup (`JsonOpening`),
+and the grammar takes the rest of the call.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 
 from gemma_code.agent.protocols import ToolSpec
 
-from .grammar import tool_call_grammar
+from .grammar import json_call_may_open, json_call_rest_grammar, tool_call_grammar
+from .toolcalls import ToolCallParser
 
 OPEN_MARKERS = {"gemma4": "<|tool_call>", "hermes": "<tool_call>"}
 GEMMA4_MARKERS = ("<|tool_call>", "<tool_call|>", '<|"|>')
@@ -65,6 +67,39 @@ def compile_tool_grammar(tools: Sequence[ToolSpec], fmt: str, *, required: bool,
         return llguidance.grammar_from("lark", lark)
     except ValueError as exc:
         raise GrammarError(f"the tool-call grammar does not compile: {exc}") from None
+
+
+def compile_gbnf(gbnf: str) -> str:
+    """A GBNF grammar without token references, in llguidance's form."""
+    import llguidance
+    from llguidance.gbnf_to_lark import GbnfToLarkError, any_to_lark
+
+    try:
+        return llguidance.grammar_from("lark", any_to_lark(gbnf))
+    except (GbnfToLarkError, ValueError) as exc:
+        raise GrammarError(f"the tool-call grammar does not compile: {exc}") from None
+
+
+class JsonOpening:
+    """Watches the free text for a JSON call opened without markup (a ```` ```json ```` fence,
+    a bare answer) and gives the grammar for its rest (`grammar.json_call_rest_grammar`)."""
+
+    def __init__(self, tools: Sequence[ToolSpec], fmt: str, text: Callable[[int], str]) -> None:
+        self.tools, self.text, self.done = tools, text, False
+        self.parser = ToolCallParser(fmt, {t.name for t in tools})
+
+    def feed(self, token: int) -> str | None:
+        """The rest's grammar once `token` opened a call of a known tool, else None."""
+        if self.done:
+            return None
+        self.parser.feed(self.text(token))
+        opening = self.parser.json_opening
+        if opening is None:
+            self.done = self.parser.in_tool_call  # a marked call: the open token decides
+            return None
+        gbnf = json_call_rest_grammar(self.tools, opening[0], fence=opening[1])
+        self.done = gbnf is not None or not json_call_may_open(opening[0])
+        return gbnf
 
 
 def _marker_references(lark: str, encode: Callable[[str], list[int]] | None) -> str:
@@ -116,17 +151,24 @@ class ToolCallConstraint:
     token) and the logits for the next one.
     """
 
-    def __init__(self, lltok, grammar: str, *, required: bool, open_token: int | None) -> None:
-        import llguidance
+    def __init__(self, lltok, grammar: str, *, required: bool, open_token: int | None,
+                 opening: JsonOpening | None = None) -> None:
         from llguidance.numpy import allocate_token_bitmask
 
-        self.matcher = llguidance.LLMatcher(lltok, grammar, log_level=0)
-        if self.matcher.is_error():
-            raise GrammarError(f"the tool-call grammar does not compile: {self.matcher.get_error()}")
+        self.lltok, self.opening = lltok, opening
+        self.matcher = self._matcher(grammar)
         self.active = required
         self.open_token = open_token
         self.seen = 1  # the first token is the end of the prompt, not the model's
         self.mask = allocate_token_bitmask(1, lltok.vocab_size)
+
+    def _matcher(self, grammar: str):
+        import llguidance
+
+        matcher = llguidance.LLMatcher(self.lltok, grammar, log_level=0)
+        if matcher.is_error():
+            raise GrammarError(f"the tool-call grammar does not compile: {matcher.get_error()}")
+        return matcher
 
     def __call__(self, tokens, logits):
         import mlx.core as mx
@@ -138,6 +180,8 @@ class ToolCallConstraint:
                 self.matcher.consume_token(token)
             elif token == self.open_token:
                 self.active = True  # the lazy grammar covers what follows the marker
+            elif self.opening is not None and (rest := self.opening.feed(token)) is not None:
+                self.matcher, self.active = self._matcher(compile_gbnf(rest)), True
         self.seen = len(fed)
         if not self.active or self.matcher.is_stopped():
             return logits

@@ -3,8 +3,8 @@
 mlx-vlm loads the model and its processor; the MLX backend keeps its own prompt cache and
 chunked prefill, and this module feeds the language model the way mlx-vlm's `generate_step`
 does (embeddings with the image features in place of the image tokens, `mm_token_type_ids`
-marking them). As on llama.cpp (`llama_vision`), an image is a run of negative placeholder
-ids in the token history, derived from the image's bytes, so prefix reuse matches an image
+marking them). As on llama.cpp, an image is a span of negative placeholder ids in the token
+history (`image_spans`), derived from the image's bytes, so prefix reuse matches an image
 only with itself. Its features are computed on the first pass that needs them and kept while
 the image is in the conversation. A forward pass holds whole images: Gemma 4's image tokens
 attend to each other both ways.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from gemma_code.agent.messages import ImagePart
 
-from .llama_vision import VisionError, placeholder_id
+from .image_spans import VisionError, placeholder_id
 
 MODEL_TYPES = ("gemma4", "gemma4_unified")  # mlx-vlm models with this language model and API
 
@@ -40,24 +40,6 @@ def is_vision_dir(model_dir: Path) -> bool:
     except ImportError:
         return False
     return True
-
-
-def image_start(tokens: Sequence[int], at: int) -> int:
-    """`at`, moved back to the start of the image it falls inside (images are fed whole)."""
-    while 0 < at < len(tokens) and tokens[at] < 0 and tokens[at - 1] == tokens[at]:
-        at -= 1
-    return at
-
-
-def chunk_end(tokens: Sequence[int], at: int, end: int) -> int:
-    """Where a pass from `at` that would stop at `end` stops: before an image it would cut,
-    or after it when the image starts at `at` (an image may exceed the chunk size)."""
-    cut = image_start(tokens, end)
-    if cut > at:
-        return cut
-    while end < len(tokens) and tokens[end] == tokens[at]:
-        end += 1
-    return end
 
 
 @dataclass

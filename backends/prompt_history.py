@@ -47,6 +47,7 @@ class History:
     tools_key: str
     streamed_text: str = ""  # the assistant text generated after that prompt
     end_piece: str | None = None  # text of the end-of-generation token appended to `tokens`
+    prompt: list[int] | None = None  # that prompt alone, for the same step sampled again
 
 
 class PromptHistory:
@@ -59,13 +60,19 @@ class PromptHistory:
 
     def build(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> list[int]:
         """The token list for the next step, reusing the generated history when possible."""
-        full = self.template.render(messages, tools, True)
         fingerprints = [m.model_dump_json() for m in messages]
         key = tools_key(tools)
+        h = self.last
+        if h is not None and h.prompt is not None and (h.fingerprints, h.tools_key) == (
+                fingerprints, key):
+            # The same step again (a retry): what it generated last time is dropped.
+            self.last = History(list(h.prompt), fingerprints, key, prompt=h.prompt)
+            return list(h.prompt)
+        full = self.template.render(messages, tools, True)
         tokens = self._incremental(messages, tools, full, fingerprints, key)
         if tokens is None:
             tokens = self.encode(full, messages)
-        self.last = History(tokens, fingerprints, key)
+        self.last = History(tokens, fingerprints, key, prompt=list(tokens))
         return tokens
 
     def record(self, prompt: list[int], generated: list[int], end_token: int | None,

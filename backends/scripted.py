@@ -77,6 +77,7 @@ class ScriptedBackend:
         self.vision = script.vision
         self.turns_played = 0
         self.seen: list[list[Message]] = []  # what the model was shown at each step
+        self.temperatures: list[float | None] = []  # each step's sampling temperature
 
     @classmethod
     def from_turns(cls, turns: list[dict[str, Any]], **kwargs: Any) -> ScriptedBackend:
@@ -97,6 +98,7 @@ class ScriptedBackend:
         turn = self.script.turns[self.turns_played]
         self.turns_played += 1
         self.seen.append(list(messages))
+        self.temperatures.append(options.temperature)
         started = time.perf_counter()
         produced = 0
         finish: FinishReason = turn.finish_reason or ("tool_calls" if turn.tool_calls else "stop")

@@ -265,9 +265,8 @@ def _json_error(text: str) -> str:
 def parse_unmarked_calls(text: str, tool_names: frozenset[str] | None) -> list[ToolCall] | None:
     """Calls from JSON with no call markup (a fenced block, a whole response), or None.
 
-    Only call-shaped JSON naming a known tool counts (any name with an arguments key when
-    `tool_names` is None); broken JSON that names a known tool becomes a call with
-    `parse_error`; anything else is not a call.
+    Only call-shaped JSON counts: a name with arguments, or the name of a known tool; broken
+    JSON that names a known tool becomes a call with `parse_error`; anything else is not a call.
     """
     values, rest = _decode_values(text)
     if rest.strip() or not values:
@@ -284,10 +283,11 @@ def parse_unmarked_calls(text: str, tool_names: frozenset[str] | None) -> list[T
 
 
 def _is_call(fields: tuple[str, Any, bool] | None, tool_names: frozenset[str] | None) -> bool:
+    # A name with arguments is a call even when no tool has that name: the model is told so.
     if fields is None:
         return False
     name, _, has_arguments = fields
-    return has_arguments if tool_names is None else name in tool_names
+    return has_arguments or (tool_names is not None and name in tool_names)
 
 
 # Qwen sometimes imitates the `<tools>` block of its own system prompt instead of using

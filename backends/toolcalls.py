@@ -15,9 +15,10 @@ Formats:
 All formats also read a fenced JSON block holding a call, and (when `tool_names` is given)
 a response that is nothing but a call's JSON object.
 
-A backend feeds each token's text, polls `in_tool_call` after each feed to switch on a
-grammar for the rest of a call (see `grammar.tool_call_grammar(include_open_marker=False)`),
-and calls `finish()` when generation stops.
+A backend feeds each token's text, polls `in_tool_call` (and `json_opening`) after each feed
+to switch on a grammar for the rest of a call (see `grammar.tool_call_grammar(
+include_open_marker=False)` and `grammar.json_call_rest_grammar`), and calls `finish()` when
+generation stops.
 """
 
 from __future__ import annotations
@@ -136,6 +137,16 @@ class ToolCallParser:
     def open_marker(self) -> str | None:
         """The marker that opened the call being read (`<|tool_call>`, `<tool_call>`)."""
         return self._call_marker if self._mode == "call" else None
+
+    @property
+    def json_opening(self) -> tuple[str, bool] | None:
+        """(what has arrived, whether a fence holds it) while the response may be writing a
+        JSON call without markup: in a ```` ```json ```` fence, or as a bare answer."""
+        if self._mode == "fence":
+            return self._buf, True
+        if self._mode == "bare" and not self._buf.lstrip().startswith(_XML_HEADS):
+            return self._buf, False
+        return None
 
     @property
     def call_text(self) -> str:

@@ -35,9 +35,11 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _checkpoints_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test writes checkpoints or images into the user's data dir."""
+    """No test writes checkpoints, images or trust into the user's data dir."""
     monkeypatch.setenv("GEMMA_CODE_CHECKPOINTS_DIR", str(tmp_path / "checkpoints"))
     monkeypatch.setenv("GEMMA_CODE_IMAGES_DIR", str(tmp_path / "images"))
+    monkeypatch.setenv("GEMMA_CODE_TRUST_FILE", str(tmp_path / "trust" / "trusted-projects.json"))
+    monkeypatch.setenv("GEMMA_CODE_CACHE_DIR", str(tmp_path / "cache"))
 
 
 @pytest.fixture
@@ -50,6 +52,8 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     env["GEMMA_CODE_SESSIONS_DIR"] = str(tmp_path / "sessions")
     env["GEMMA_CODE_CHECKPOINTS_DIR"] = str(tmp_path / "checkpoints")
     env["GEMMA_CODE_IMAGES_DIR"] = str(tmp_path / "images")
+    env["GEMMA_CODE_TRUST_FILE"] = str(tmp_path / "trust" / "trusted-projects.json")
+    env["GEMMA_CODE_CACHE_DIR"] = str(tmp_path / "cache")
     return env
 
 
@@ -77,6 +81,16 @@ def marker_pids(marker: str, *, leading: bool = False) -> list[int]:
         if hit and state != "Z":
             found.append(int(entry.name))
     return found
+
+
+def drain(run):
+    """Run a generator to its end: the events it yielded, and the value it returned."""
+    events = []
+    try:
+        while True:
+            events.append(next(run))
+    except StopIteration as stop:
+        return events, stop.value
 
 
 def write_script(path: Path, turns: list[dict]) -> Path:

@@ -25,7 +25,7 @@ from gemma_code.agent.workspace import LocalWorkspace
 from gemma_code.tools import default_tools
 from gemma_code.tools.sandbox import detect_sandbox
 
-from .conftest import git, marker_pids, run_cli, write_script
+from .conftest import drain, git, marker_pids, run_cli, write_script
 
 SANDBOX = detect_sandbox()
 needs_sandbox = pytest.mark.skipif(
@@ -53,13 +53,7 @@ class World:
 
     def call(self, name: str, mode: str = "auto", **arguments) -> tuple[list, ToolResult]:
         registry, ctx = self.registry(mode)
-        run = registry.run(ToolCall(name=name, arguments=arguments), ctx)
-        events = []
-        try:
-            while True:
-                events.append(next(run))
-        except StopIteration as stop:
-            return events, stop.value
+        return drain(registry.run(ToolCall(name=name, arguments=arguments), ctx))
 
     def outside_listing(self) -> dict[str, bytes]:
         return {p.name: p.read_bytes() for p in self.outside.iterdir() if p.is_file()}

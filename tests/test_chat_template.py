@@ -35,7 +35,7 @@ def gemma4():
 
 @pytest.fixture(scope="module")
 def qwen():
-    from gemma_code.backends.registry import get_spec, is_present, ensure_local
+    from gemma_code.backends.models.registry import get_spec, is_present, ensure_local
 
     spec = get_spec("qwen2.5-coder-1.5b")
     if not is_present(spec):
@@ -115,7 +115,7 @@ def image_conversation(tmp_path: Path) -> list:
 
 @pytest.mark.parametrize("which", ["gemma4", "qwen"])
 def test_images_render_as_the_vision_marker_in_order(which, request, tmp_path: Path):
-    from gemma_code.backends.llama_vision import last_images
+    from gemma_code.backends.image_spans import last_images
 
     llm, plain = request.getfixturevalue(which)
     template = ChatTemplate(plain.source, plain.bos_token, plain.eos_token, media_marker="<__media__>")

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from gemma_code.agent.checkpoints import (
-    CHECKPOINTS_DIR_ENV, LOCK_NAME, Checkpoint, CheckpointError, Checkpoints, _FileLock,
-    default_checkpoints_dir,
+from gemma_code.agent.checkpoints.lock import FileLock
+from gemma_code.agent.checkpoints.records import Checkpoint, CheckpointError
+from gemma_code.agent.checkpoints.shadow import LOCK_NAME
+from gemma_code.agent.checkpoints.store import (
+    CHECKPOINTS_DIR_ENV, Checkpoints, default_checkpoints_dir,
 )
 
 IDENT = ("-c", "user.name=Test User", "-c", "user.email=test@example.com")
@@ -414,7 +416,7 @@ def test_stale_git_lock_is_removed(repo: Path, store: Path):
 CHILD = """
 import sys
 from pathlib import Path
-from gemma_code.agent.checkpoints import Checkpoints
+from gemma_code.agent.checkpoints.store import Checkpoints
 cp = Checkpoints(Path(sys.argv[1]), Path(sys.argv[2]))
 cp.begin_turn("killed during the snapshot")
 cp.before_change()
@@ -446,7 +448,7 @@ def test_sigkill_during_snapshot_of_a_large_tree(tmp_path: Path, store: Path, ki
         os.kill(child.pid, signal.SIGKILL)  # git lives on, orphaned, and finishes its work
         child.wait()
         # The orphan holds the lock it inherited: whoever gets the lock finds no live index.lock.
-        lock = _FileLock(git_dir / LOCK_NAME)
+        lock = FileLock(git_dir / LOCK_NAME)
         lock.acquire(timeout=120)
         try:
             assert not (git_dir / "index.lock").exists()
@@ -524,14 +526,26 @@ def test_commit_turn_without_identity_uses_a_fallback(repo: Path, store: Path, t
     assert "user" not in git(repo, "config", "--local", "--list")
 
 
-def test_commit_turn_hook_failure_leaves_the_index_alone(repo: Path, store: Path):
-    hook = repo / ".git" / "hooks" / "pre-commit"
-    hook.write_text("#!/bin/sh\necho 'no commits today' >&2\nexit 1\n")
-    hook.chmod(0o755)
+def test_commit_turn_runs_no_hooks(repo: Path, store: Path, tmp_path: Path):
+    """A hook (or what it reads) may have been written by the agent: auto-commit runs none."""
+    ran = tmp_path / "hook-ran"
+    for name in ("pre-commit", "commit-msg", "post-commit", "reference-transaction"):
+        hook = repo / ".git" / "hooks" / name
+        hook.write_text(f"#!/bin/sh\necho {name} >> '{ran}'\nexit 1\n")
+        hook.chmod(0o755)
+    cp = Checkpoints(repo, store)
+    checkpoint = run_turn(cp, "edit", "echo x >> calc.py")
+    assert cp.commit_turn(checkpoint) is not None
+    assert not ran.exists()
+
+
+def test_commit_turn_failure_leaves_the_index_alone(repo: Path, store: Path):
+    git(repo, "config", "commit.gpgSign", "true")
+    git(repo, "config", "gpg.program", "false")  # signing fails, so the commit does
     cp = Checkpoints(repo, store)
     checkpoint = run_turn(cp, "edit", "echo new > brand-new.txt && echo x >> calc.py")
     index_before = git(repo, "ls-files", "--stage")
-    with pytest.raises(CheckpointError, match="no commits today"):
+    with pytest.raises(CheckpointError, match="gpg failed"):
         cp.commit_turn(checkpoint)
     assert git(repo, "ls-files", "--stage") == index_before
     assert (repo / "brand-new.txt").read_text() == "new\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 
 from gemma_code.agent.config import ConfigError, load_settings
 from gemma_code.agent.events import event_json_schema
+from gemma_code.agent.messages import UserMessage
+from gemma_code.agent.sessions import SessionStore
 
 from .conftest import run_cli, write_script
 from .test_loop import FIX_TURNS
@@ -76,6 +79,22 @@ def test_errors_exit_non_zero_with_one_line(repo, fix_script, isolated_env, args
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_run_attaches_the_files_named_with_at(repo: Path, tmp_path: Path, isolated_env):
+    (repo / "blob.bin").write_bytes(b"\0\1\2")
+    script = write_script(tmp_path / "s.json", [{"text": "It subtracts."}])
+    proc = run_cli(["run", "--backend", "scripted", "--model", str(script),
+                    "what does @calc.py do? and @blob.bin"], repo, isolated_env)
+    assert proc.returncode == 0, proc.stderr
+    assert "gemma-code: attached calc.py\n" in proc.stderr
+    assert "gemma-code: @blob.bin is not a text file; not attached" in proc.stderr
+    store = SessionStore(Path(isolated_env["GEMMA_CODE_SESSIONS_DIR"]))
+    _, history = store.load(store.latest(repo.resolve()))
+    sent = next(m for m in history if isinstance(m, UserMessage))  # what the model was given
+    assert sent.typed.startswith("what does @calc.py do? and @blob.bin\n\nContent of calc.py:")
+    assert "```\ndef add(a, b):\n    return a - b\n```" in sent.typed
+    assert proc.stdout.strip() == "It subtracts."
+
+
 def test_script_running_out_is_an_error_not_a_hang(repo, tmp_path, isolated_env):
     script = write_script(tmp_path / "s.json", [{"tool_calls": [{"name": "list_files"}]}])
     proc = run_cli(["run", "--backend", "scripted", "--model", str(script), "go"], repo, isolated_env)
@@ -93,16 +112,32 @@ def test_config_layers_and_sources(repo: Path, tmp_path: Path, isolated_env):
     shown = dict(line.split(" = ", 1) for line in proc.stdout.splitlines())
     assert shown["model"] == f'"user-model"  ({user_dir / "config.toml"})'
     assert shown["max_steps"] == f'12  ({repo / ".gemma-code.toml"})'
-    assert shown["shell_allow"] == f'["pytest"]  ({repo / ".gemma-code.toml"})'
+    # shell_allow lowers safety: a project file sets it only once trusted (tests/test_trust.py)
+    assert shown["shell_allow"].startswith(
+        f'[]  (default; {repo / ".gemma-code.toml"} sets ["pytest"], ignored: this project is not trusted')
     assert shown["shell_timeout"] == "33.0  (environment)"
     assert shown["approval"] == '"auto-edit"  (command line)'
     assert shown["backend"] == '"auto"  (default)'
 
 
+def test_config_shows_the_threads_chosen_for_this_machine_and_why(repo: Path, isolated_env):
+    from gemma_code.backends.threads import default_threads
+
+    proc = run_cli(["config"], repo, isolated_env)
+    assert proc.returncode == 0, proc.stderr
+    shown = dict(line.split(" = ", 1) for line in proc.stdout.splitlines())
+    choice = default_threads()
+    assert shown["n_threads"] == f"{choice.count}  (default: {choice.reason})"
+    assert 1 <= choice.count <= (os.cpu_count() or 1)
+    proc = run_cli(["config"], repo, {**isolated_env, "GEMMA_CODE_N_THREADS": "3"})
+    assert "n_threads = 3  (environment)" in proc.stdout.splitlines()
+
+
 def test_pyproject_section_and_bad_values(tmp_path: Path):
-    (tmp_path / "pyproject.toml").write_text('[tool.gemma-code]\napproval = "auto"\n')
+    (tmp_path / "pyproject.toml").write_text('[tool.gemma-code]\nmax_steps = 9\napproval = "auto"\n')
     settings, sources = load_settings(tmp_path, environ={})
-    assert settings.approval == "auto" and "pyproject.toml" in sources["approval"]
+    assert settings.max_steps == 9 and "pyproject.toml" in sources["max_steps"]
+    assert settings.approval == "ask" and sources["approval"] == "default"  # not trusted
     with pytest.raises(ConfigError, match="invalid value for approval .*environment"):
         load_settings(tmp_path, environ={"GEMMA_CODE_APPROVAL": "yolo"})
     (tmp_path / ".gemma-code.toml").write_text("colour = 1\n")

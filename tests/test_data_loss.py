@@ -88,6 +88,12 @@ def leftover_processes(needle: str) -> list[int]:
     return found
 
 
+@pytest.fixture(autouse=True)
+def _blind_writes(isolated_env: dict[str, str]) -> None:
+    """These scripts write files they never read: the edit guards would stop them first."""
+    isolated_env["GEMMA_CODE_EDIT_GUARDS"] = "false"
+
+
 @pytest.fixture
 def user_work(repo: Path) -> Path:
     """The repo with a staged change and a stash of the user's own, which must survive."""
@@ -181,6 +187,7 @@ def test_undo_after_shell_edits_and_repeated_undo(tmp_path: Path, user_work: Pat
     assert first.wait(120) == 0, first.stderr.read().decode()
     after_first = tree(user_work)
     second = run_script(tmp_path, user_work, isolated_env, [
+        {"tool_calls": [{"name": "read_file", "arguments": {"path": "README.md"}}]},
         {"tool_calls": [{"name": "write_file",
                          "arguments": {"path": "README.md", "content": "# calc\n"}}]},
         {"text": "documented"},

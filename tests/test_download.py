@@ -59,10 +59,10 @@ repo = "fake-org/tiny-gguf"
 filename = "absent.gguf"
 """
 
-PULL = "import sys; from gemma_code.agent.model_commands import cmd_pull; sys.exit(cmd_pull({name!r}))"
+PULL = "import sys; from gemma_code.agent.models import pull_model; sys.exit(pull_model({name!r}))"
 STATE = """
 import json
-from gemma_code.backends.registry import get_spec, is_present, local_path
+from gemma_code.backends.models.registry import get_spec, is_present, local_path
 spec = get_spec({name!r})
 print(json.dumps({{"present": is_present(spec), "path": str(local_path(spec))}}))
 """
@@ -140,7 +140,7 @@ def test_pull_lands_in_the_hf_cache_and_the_model_becomes_present(run, hub, tmp_
 def test_resolve_model_finds_the_pulled_file_and_its_projector(run):
     pulled_path(run(PULL.format(name="fake-gguf")), "fake-gguf")
     done = run(
-        "from gemma_code.backends.registry import resolve_model; m = resolve_model('fake-gguf'); "
+        "from gemma_code.backends.models.registry import resolve_model; m = resolve_model('fake-gguf'); "
         "print(m.path.name, m.mmproj.name, m.spec.backend)"
     )
     assert done.returncode == 0, done.stderr
@@ -226,7 +226,7 @@ def test_pull_of_a_repo_gives_an_mlx_directory(run, hub, tmp_path):
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == MLX_FILES
     assert state(run, "fake-mlx") == {"present": True, "path": str(folder)}
     done = run(
-        "from gemma_code.backends.registry import resolve_model\n"
+        "from gemma_code.backends.models.registry import resolve_model\n"
         f"print(resolve_model({str(folder)!r}).spec.backend)"
     )
     assert done.stdout.strip() == "mlx", done.stderr
@@ -259,7 +259,7 @@ def test_pull_of_a_bundled_model_assembles_it(run, tmp_path):
 @pytest.mark.parametrize("progress", [True, False])
 def test_progress_bars_show_only_when_asked(run, progress):
     code = (
-        "from gemma_code.backends.download import pull\nfrom gemma_code.backends.registry import get_spec\n"
+        "from gemma_code.backends.models.download import pull\nfrom gemma_code.backends.models.registry import get_spec\n"
         f"pull(get_spec('fake-gguf'), progress={progress})"
     )
     done = run(code, TQDM_POSITION="-1")  # huggingface_hub draws its bars even off a terminal

@@ -20,6 +20,7 @@ from evals.harness.run import RETRY_NOTE, run_repo_task
 from evals.harness.suites import SuiteError, load_suite
 from evals.harness.toolsuite import run_tool_suite
 from gemma_code.agent.config import Settings
+from gemma_code.backends.threads import default_threads
 from tests.conftest import text_png
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +114,11 @@ def test_a_task_solved_on_the_first_try(suites, tmp_path):
     assert attempt.changed == ["calc.py"]
 
 
-def test_a_failed_task_gets_a_second_try_that_is_told_only_that_it_failed(suites, tmp_path):
+def test_a_failed_task_gets_a_second_try_that_is_told_only_that_it_failed(suites, tmp_path,
+                                                                           monkeypatch):
+    # The blind edit and the repeat below must reach the counts, not the guards against them.
+    monkeypatch.setenv("GEMMA_CODE_EDIT_GUARDS", "false")
+    monkeypatch.setenv("GEMMA_CODE_RETRY_TEMPERATURE", "0")
     task, = load_suite("demo", root=suites)
     script = _script(tmp_path / "lazy.json", [
         {"tool_calls": [{"name": "nope", "arguments": {}}]},  # an unknown tool: malformed
@@ -308,6 +313,7 @@ def test_run_and_report_from_the_command_line(suites, tmp_path):
     assert json.loads(out.read_text())["results"] == saved["results"]
     assert saved["meta"]["agent_version"].startswith("gemma-code ")  # the commit that ran
     assert saved["meta"]["cpu"] and "REPACK" in saved["meta"]["llama_cpp"]  # where, and the build
+    assert saved["meta"]["threads"] == str(default_threads())  # every agent's llama.cpp threads
     # a resume that names other tasks runs them and keeps the ones the file has
     shutil.copytree(suites / "demo" / "fix-add", suites / "demo" / "fix-add-again")
     more = subprocess.run(
@@ -319,6 +325,10 @@ def test_run_and_report_from_the_command_line(suites, tmp_path):
     assert more.returncode == 0, more.stderr
     kept = json.loads(out.read_text())["results"]
     assert [r["task"] for r in kept] == ["fix-add", "fix-add-again"] and kept[0] == saved["results"][0]
+
+
+def test_gemma_code_runs_on_the_threads_the_peers_server_gets(tmp_path):
+    assert GemmaCode(model="m", threads=3).environment(tmp_path)["GEMMA_CODE_N_THREADS"] == "3"
 
 
 def _post(url: str, timeout: float, **body) -> dict:
@@ -338,12 +348,13 @@ def test_the_peers_model_server_serves_on_loopback_restarts_and_stops(tmp_path):
     import urllib.request
 
     from evals.harness.peers import SERVED_NAME, model_server
-    from gemma_code.backends.registry import resolve_model
+    from gemma_code.backends.models.registry import resolve_model
 
     model = resolve_model("gemma-3-270m").path
     with model_server(model, context_size=1024, chat_format=None, log_file=tmp_path / "server.log",
                       n_threads=2) as server:
         assert server.url.startswith("http://127.0.0.1:")
+        assert server.command[-4:] == ["--n_threads", "2", "--n_threads_batch", "2"]
         with urllib.request.urlopen(server.url + "/models", timeout=30) as answer:
             assert SERVED_NAME in answer.read().decode()
         reply = _post(server.url + "/chat/completions", 120, max_tokens=4,
@@ -386,35 +397,50 @@ def test_peer_figures_are_read_from_their_own_records(tmp_path):
     assert mini.end_reason == "Submitted"
 
 
-def test_tool_errors_are_sorted_by_kind_from_the_tools_own_messages(tmp_path):
-    """The harness reads gemma-code's error messages; these come from the real tools."""
-    from evals.harness.agents import error_kind
-    from gemma_code.agent.protocols import ToolContext, ToolError
+def test_tool_errors_are_counted_by_the_kind_the_tools_give_them(tmp_path):
+    """Every kind of tool error, made by the real tools in a real loop, lands in its column."""
+    from evals.harness.agents import metrics_from_events
+    from gemma_code.agent.approval import DenyApprover
+    from gemma_code.agent.headless import print_json
+    from gemma_code.agent.loop import Agent, run_turn
+    from gemma_code.agent.messages import UserMessage
+    from gemma_code.agent.protocols import GenerationOptions, ToolContext
+    from gemma_code.agent.registry import ToolRegistry
     from gemma_code.agent.workspace import LocalWorkspace
+    from gemma_code.backends.scripted import ScriptedBackend
     from gemma_code.tools import default_tools
 
     (tmp_path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
-    tools = {tool.name: tool for tool in default_tools()}
-    ctx = ToolContext(LocalWorkspace(tmp_path), shell_timeout=1)
+    calls = [
+        ("edit_file", {"path": "calc.py", "old": "a + b", "new": "a + b"}),
+        ("edit_file", {"path": "calc.py", "old": "a * b", "new": "a / b"}),
+        ("edit_file", {"path": "calc.py", "old": "a - b", "new": "a + b"}),
+        ("read_file", {"path": "nothere.py"}),
+        ("list_files", {"path": "nowhere"}),
+        ("write_file", {"path": "../elsewhere.py", "content": "x"}),
+        ("run_shell", {"command": "sleep 5", "timeout": 1}),
+        ("grep", {"pattern": ""}),
+        ("nope", {}),  # malformed: no such tool
+        ("read_file", {"path": 3}),  # malformed: arguments that do not fit
+        *[("list_files", {})] * 4,  # the fourth is refused
+    ]
+    agent = Agent(
+        backend=ScriptedBackend.from_turns(
+            [{"tool_calls": [{"name": name, "arguments": arguments}]} for name, arguments in calls]),
+        tools=ToolRegistry(default_tools(), "auto", DenyApprover()),
+        ctx=ToolContext(LocalWorkspace(tmp_path)),
+        options=GenerationOptions(),
+        max_steps=len(calls),
+    )
+    events = tmp_path / "events.jsonl"
+    with events.open("w") as out:
+        print_json(run_turn(agent, UserMessage.of("go")), out)
 
-    def summary(name: str, **arguments) -> str:
-        tool = tools[name]
-        try:
-            result = tool(tool.Args(**arguments), ctx)
-        except ToolError as exc:  # the loop reports these as the result's summary
-            return str(exc)
-        assert result.is_error, result
-        return result.summary
-
-    cases = {
-        "edit: old equals new": summary("edit_file", path="calc.py", old="a + b", new="a + b"),
-        "edit: old not found": summary("edit_file", path="calc.py", old="a * b", new="a / b"),
-        "edit: already made": summary("edit_file", path="calc.py", old="a - b", new="a + b"),
-        "path not found": summary("read_file", path="nothere.py"),
-        "path outside the workspace": summary("write_file", path="../elsewhere.py", content="x"),
-        "command timed out": summary("run_shell", command="sleep 5"),
+    m = metrics_from_events(events)
+    assert (m.tool_calls, m.malformed_calls, m.tool_errors) == (14, 2, 9)
+    assert m.error_kinds == {
+        "edit: old equals new": 1, "edit: old not found": 1, "edit: already made": 1,
+        "path not found": 2, "path outside the workspace": 1, "command timed out": 1,
+        "other": 1, "repeated call refused": 1,
     }
-    for kind, text in cases.items():
-        assert error_kind(text) == kind, text
-    assert error_kind("not run: this exact call was already made 3 times") == "repeated call refused"
-    assert error_kind("something new went wrong") == "other"
+    assert m.end_reason == "repeated"

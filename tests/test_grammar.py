@@ -323,3 +323,77 @@ def test_a_base_model_under_the_grammar_makes_a_valid_call(tiny_model, fmt) -> N
 def test_token_markers_need_a_vocabulary_that_has_them(tiny_model) -> None:
     with pytest.raises(ValueError, match="single tokens"):
         compile_grammar(tiny_model, tool_call_grammar(SPECS, "gemma4"))
+
+
+# Unmarked JSON calls (a ```json fence, a bare answer): the grammar takes over from the text
+# the model already wrote
+
+
+def test_json_call_rest_waits_for_a_name_and_refuses_unknown_ones() -> None:
+    from gemma_code.backends.grammar import json_call_may_open, json_call_rest_grammar
+
+    assert json_call_rest_grammar(SPECS, '{"name": ', fence=True) is None
+    assert json_call_may_open('{"name": ') and json_call_may_open("\n[ {")
+    assert json_call_rest_grammar(SPECS, '{"name": "demo', fence=True) is None  # data, not a call
+    assert not json_call_may_open('{"version": 2')
+    rest = json_call_rest_grammar(SPECS, '{"name": "read', fence=True)
+    assert rest.startswith('root ::= ( ( "_file\\"" cws "," cws "\\"arguments\\":"')
+    assert rest.split("\n")[0].endswith('"\\n" "```"')
+    closed = json_call_rest_grammar(SPECS, '[{"name": "run_shell",', fence=False)
+    assert closed.split("\n")[0].endswith('cws "]"') and "edit_file" not in closed
+
+
+@pytest.mark.parametrize(("opened", "rest", "ok"), [
+    ('{"name": "read', '_file", "arguments": {"path": "calc.py"}}\n```', True),
+    ('{\n  "name": "re', 'ad_file",\n  "arguments": {"path": "a.py", "max_lines": 9}\n}\n```', True),
+    ('{"name": "read', '_file", "arguments": {"path": 3}}\n```', False),  # not a string
+    ('{"name": "read', '_files", "arguments": {"path": "x"}}\n```', False),  # no such tool
+    ('{"name": "read', '_file", "arguments": {"path": "x"}} and more', False),
+])
+def test_json_call_rest_accepts_and_rejects(gemma4_vocab, opened, rest, ok) -> None:
+    from gemma_code.backends.grammar import json_call_rest_grammar
+
+    gbnf = json_call_rest_grammar(SPECS, opened, fence=True)
+    assert accepts(gemma4_vocab, gbnf, tokens(gemma4_vocab, rest)) is ok
+
+
+@pytest.fixture(scope="module")
+def qwen():
+    if not HAVE_LLAMA:
+        pytest.skip("llama-cpp-python (llama_cpp) is not installed")
+    from gemma_code.backends.llama_cpp import LlamaCppBackend
+    from gemma_code.backends.models.registry import ModelNotPresent, ensure_local, get_spec
+
+    spec = get_spec("qwen2.5-coder-1.5b")
+    try:
+        path = ensure_local(spec)
+    except ModelNotPresent:
+        pytest.skip("the bundled Qwen2.5-Coder 1.5B is not installed")
+    backend = LlamaCppBackend(path, context_size=4096, sampling=spec.sampling,
+                              chat_format=spec.chat_format, n_threads=2)
+    yield backend
+    backend.close()
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("opening", ['```json\n{"name": "read', '{"name": "read', '```tool_call\n[{"name": "read'])
+def test_an_unmarked_json_call_engages_the_grammar_on_qwen(qwen, opening) -> None:
+    """The model is made to start a call as small models do; the grammar finishes it."""
+    from gemma_code.agent.events import ToolCallParsed
+    from gemma_code.agent.messages import UserMessage
+    from gemma_code.agent.protocols import GenerationOptions
+    from gemma_code.backends.llama_cpp import _Run
+    from gemma_code.tools import default_tools
+    from gemma_code.tools.base import tool_spec
+
+    specs = [tool_spec(tool) for tool in default_tools()]
+    prompt = qwen.build_prompt([UserMessage.of("Show me calc.py, please.")], specs)
+    run = _Run(qwen, prompt + qwen.tokenize(opening), specs,
+               GenerationOptions(max_tokens=60, temperature=0.0))
+    run.parser.feed(opening)  # what the model "wrote" before the step samples
+    events = list(run.events())
+    calls = [e.call for e in events if isinstance(e, ToolCallParsed)]
+    assert run._json_decided and len(calls) == 1, events
+    assert calls[0].name == "read_file" and calls[0].parse_error is None
+    assert isinstance(calls[0].arguments["path"], str)
+    assert events[-1].finish_reason == "tool_calls"

@@ -15,7 +15,7 @@ import pytest
 from gemma_code.agent.events import TextDelta, ToolCallParsed, TurnDone, Usage
 from gemma_code.agent.messages import AssistantMessage, ImagePart, SystemMessage, UserMessage
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
-from gemma_code.backends.registry import ensure_local, get_spec
+from gemma_code.backends.models.registry import ensure_local, get_spec
 
 from .conftest import TRACEBACK, run_cli, text_png
 
@@ -247,3 +247,35 @@ def test_models_load_outside_the_amx_buffers_that_crash_llama_cpp():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"exit {done.returncode} (AMX in use: {uses_amx()}): {done.stderr[-2000:]}"
     assert "'completion_tokens': 2" in done.stdout
+
+
+def test_qwen_fixes_a_one_line_bug_with_a_well_formed_edit(repo: Path, isolated_env):
+    """The bundled model at temperature 0, under the edit guards, ends with an edit that applied."""
+    import json
+
+    proc = run_cli(
+        ["run", "--model", "qwen2.5-coder-1.5b", "--approval", "auto", "--temperature", "0",
+         "--max-steps", "5", "--max-tokens", "200", "--no-verify", "--json",
+         "calc.py has a bug: add(2, 3) should be 5. Fix it."],
+        repo, isolated_env, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    edits = [e for e in events if e["type"] == "tool_result"
+             and e["name"] in ("edit_file", "write_file") and not e["is_error"]]
+    assert edits, proc.stdout[-3000:]
+    assert (repo / "calc.py").read_text() != "def add(a, b):\n    return a - b\n"
+    compile((repo / "calc.py").read_text(), "calc.py", "exec")  # still Python
+
+
+def test_a_step_sampled_again_reuses_its_prompt_and_drops_the_first_output(gemma270m):
+    """The loop's retry of a repeating step: the discarded step never enters the history."""
+    messages = [UserMessage.of("List three colours.")]
+    _, first, usage1 = _step(gemma270m, messages, GenerationOptions(max_tokens=8, temperature=0.0))
+    prompt = list(gemma270m.history.last.prompt)
+    _, again, usage2 = _step(gemma270m, messages, GenerationOptions(max_tokens=8, temperature=1.5))
+    assert usage2.prompt_tokens == usage1.prompt_tokens == len(prompt)
+    assert usage2.cached_tokens == len(prompt)  # the whole prompt came from the cache
+    history = gemma270m.history.last
+    assert history.tokens[: len(prompt)] == prompt and history.streamed_text == again
+    assert len(history.tokens) <= len(prompt) + 8 + 1

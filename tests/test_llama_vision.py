@@ -20,7 +20,7 @@ from gemma_code.agent.events import TextDelta, Usage
 from gemma_code.agent.images import prepare_image
 from gemma_code.agent.messages import AssistantMessage, ToolCall, ToolMessage, TextPart, UserMessage
 from gemma_code.agent.protocols import GenerationOptions
-from gemma_code.backends.registry import ensure_local, get_spec, hf_cached_file, is_present
+from gemma_code.backends.models.registry import ensure_local, get_spec, hf_cached_file, is_present
 
 from .conftest import TRACEBACK, text_png
 

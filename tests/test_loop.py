@@ -61,6 +61,7 @@ def test_multi_step_task_reads_edits_and_runs_the_tests(repo: Path):
     results = [e for e in events if isinstance(e, ToolFinished)]
     assert [r.name for r in results] == ["read_file", "edit_file", "run_shell"]
     assert not any(r.is_error for r in results)
+    assert all(r.error_kind is None for r in results)
     assert "return a - b" in results[0].text
     assert results[1].diff and "+    return a + b" in results[1].diff
     assert results[2].exit_code == 0 and "1 passed" in results[2].text
@@ -83,7 +84,8 @@ def test_unknown_tool_and_bad_arguments_go_back_to_the_model(repo: Path):
     events = list(run_turn(agent, UserMessage.of("go")))
     errors = [e for e in events if isinstance(e, ToolFinished)]
     assert all(e.is_error for e in errors)
-    assert "unknown tool 'delete_everything'" in errors[0].text and "read_file" in errors[0].text
+    assert [e.error_kind for e in errors] == ["malformed", "malformed"]
+    assert "unknown tool delete_everything; the tools are read_file" in errors[0].text
     assert "invalid arguments for read_file" in errors[1].text and "bogus" in errors[1].text
     assert events[-1].reason == "answered"
 
@@ -119,6 +121,7 @@ def test_headless_ask_denies_and_tells_the_model(repo: Path):
     assert not resolved.approved
     result = next(e for e in events if isinstance(e, ToolFinished))
     assert result.is_error and "denied" in result.text and "headless" in result.text
+    assert result.error_kind == "other"
     assert not (repo / "x.txt").exists()
 
 
@@ -184,6 +187,8 @@ def test_a_repeated_identical_call_tells_the_model_then_ends_the_loop(repo: Path
     assert "answer the user" in agent.backend.seen[2][-1].text
     # The fourth identical call is not run, and the turn ends instead of burning steps.
     assert "not run" in results[3] and len(results) == 4
+    refused = [e for e in events if isinstance(e, ToolFinished)][3]
+    assert refused.error_kind == "repeated_call"
     assert events[-1] == TurnDone(reason="repeated", steps=4)
     assert (repo / "log.txt").read_text() == "hi\nhi\nhi\n"
     assert isinstance(agent.messages[-1], ToolMessage)
@@ -201,6 +206,7 @@ def test_an_edit_that_cannot_apply_fails_without_asking_anyone(repo: Path):
     events = list(run_turn(agent, UserMessage.of("fix it")))
     results = [e for e in events if isinstance(e, ToolFinished)]
     assert results[0].is_error and "was not found in calc.py" in results[0].text
+    assert results[0].error_kind == "edit_old_not_found"
     assert sum(isinstance(e, ApprovalNeeded) for e in events) == 1  # only the edit that applies
     assert approver.asked == ["edit_file"] and not results[1].is_error
     assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"

@@ -26,8 +26,8 @@ GREEDY = GenerationOptions(max_tokens=6, temperature=0.0)
 @pytest.fixture(scope="module")
 def model_dir() -> Path:
     """Gemma 3 270M as an mlx-lm directory, converted once into the model cache and reused."""
-    from gemma_code.backends.mlx_convert import convert_gguf
-    from gemma_code.backends.registry import ensure_local, get_spec, models_cache_dir
+    from gemma_code.backends.models.mlx_convert import convert_gguf
+    from gemma_code.backends.models.registry import ensure_local, get_spec, models_cache_dir
 
     return convert_gguf(ensure_local(get_spec("gemma-3-270m")),
                         models_cache_dir() / "mlx" / "gemma-3-270m", chat_format="gemma3")
@@ -111,7 +111,7 @@ def test_a_prompt_that_fills_the_context_is_an_event(model_dir: Path):
 
 
 def test_the_factory_opens_an_mlx_directory(model_dir: Path):
-    from gemma_code.backends.factory import open_backend
+    from gemma_code.agent.models import open_backend
 
     backend = open_backend(Settings(model=str(model_dir), backend="mlx", context_size=2048))
     try:
@@ -164,3 +164,20 @@ def test_an_agent_turn_on_mlx_runs_real_tools(mlx, repo: Path):
     assert events[-1] == TurnDone(reason="max_steps", steps=2)
     usages = [e for e in events if isinstance(e, Usage)]
     assert usages[1].cached_tokens >= usages[0].prompt_tokens  # step 2 continued the cache
+
+
+def test_a_json_fence_engages_the_tool_grammar(mlx):
+    """A call a small model opens in a ```json fence is constrained from its tool's name on."""
+    import mlx.core as mx
+
+    specs = [ToolSpec("read_file", "Read a file.", {
+        "type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]})]
+    constraint = mlx.constraint(specs, False)
+    width = constraint.lltok.vocab_size
+    data = constraint(mx.array([0, *mlx.tokenize('```json\n{"version": 2')]), mx.zeros((1, width)))
+    assert not constraint.active and mx.isfinite(data).all().item()  # data, not a call: free
+    constraint = mlx.constraint(specs, False)
+    opened = constraint(mx.array([0, *mlx.tokenize('```json\n{"name": "read')]), mx.zeros((1, width)))
+    assert constraint.active
+    allowed = mx.isfinite(opened[0])
+    assert allowed[mlx.tokenize('_file"')[0]].item() and not allowed[mlx.tokenize("x")[0]].item()

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gemma_code.backends.mlx_convert import MARKER, ConversionError, convert_gguf
-from gemma_code.backends.registry import ensure_local, get_spec
+from gemma_code.backends.models.mlx_convert import MARKER, ConversionError, convert_gguf
+from gemma_code.backends.models.registry import ensure_local, get_spec
 
 if not os.environ.get("CI"):  # CI installs both; there a missing one must fail, not skip
     pytest.importorskip("mlx_lm", reason="mlx-lm is not installed (pip install 'mlx[cpu]' mlx-lm)")

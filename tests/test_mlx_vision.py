@@ -246,7 +246,7 @@ def test_the_12b_layout_gemma4_unified_past_a_window_shorter_than_the_image(tmp_
 
 
 def test_the_factory_opens_the_vision_directory(model_dir: Path):
-    from gemma_code.backends.factory import open_backend
+    from gemma_code.agent.models import open_backend
 
     backend = open_backend(Settings(model=str(model_dir), backend="mlx", context_size=2048))
     try:

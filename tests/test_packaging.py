@@ -32,8 +32,9 @@ def test_built_wheel_installs_only_the_namespace_and_runs(tmp_path: Path):
     top_level = {name.split("/")[0] for name in names}
     dist_info = {name for name in top_level if name.endswith(".dist-info")}
     assert len(dist_info) == 1 and top_level - dist_info == {"gemma_code"}
-    assert "gemma_code/backends/models.toml" in names
+    assert "gemma_code/backends/models/models.toml" in names
     assert "gemma_code/agent/loop.py" in names
+    assert {"gemma_code/agent/safety/checker.py", "gemma_code/agent/checkpoints/store.py"} <= set(names)
 
     target = tmp_path / "site"
     subprocess.run(
@@ -43,7 +44,7 @@ def test_built_wheel_installs_only_the_namespace_and_runs(tmp_path: Path):
     # The wheel's copy comes first on sys.path, ahead of the editable finder.
     env = {**os.environ, "PYTHONPATH": str(target)}
     probe = (
-        "import gemma_code.agent.cli as c, gemma_code.backends.registry as r, importlib.util as u;"
+        "import gemma_code.agent.cli as c, gemma_code.backends.models.registry as r, importlib.util as u;"
         "print(c.__file__); print(len(r.load_registry()));"
         "print(u.find_spec('agent'), u.find_spec('tools'), u.find_spec('backends'))"
     )

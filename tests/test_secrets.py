@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from gemma_code.agent.secrets import secret_reason
+from gemma_code.agent.safety.secrets import redact_credentials, secret_reason
 
 PRIVATE_KEY = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\n"
@@ -192,3 +192,65 @@ def test_unreadable_files_get_the_name_based_answer(tmp_path: Path) -> None:
     finally:
         pem.chmod(0o600)
         hidden.chmod(0o600)
+
+
+# --- issue 18: the name used and the file reached; broader .env names; credentials in text ----
+
+ENV_VARIANTS = [".env~", ".env-local", ".env_local", ".env.bak", ".env.prod~", ".env.local.old",
+                "prod.env.bak", "staging.env~", ".env.1", ".env2"]
+ENV_TEMPLATE_VARIANTS = [".env-example", ".env_sample", ".env.example.bak", "example.env~",
+                         ".envoy.yaml", ".environment"]
+
+
+@pytest.mark.parametrize("name", ENV_VARIANTS)
+def test_env_file_variants_and_backups_are_secrets(tmp_path: Path, name: str) -> None:
+    assert secret_reason(tmp_path / name) == f"an environment file ({name})"
+
+
+@pytest.mark.parametrize("name", ENV_TEMPLATE_VARIANTS)
+def test_env_templates_and_look_alikes_are_not(tmp_path: Path, name: str) -> None:
+    assert secret_reason(tmp_path / name) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="symbolic links")
+def test_a_symlink_is_judged_by_its_name_and_by_what_it_reaches(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("API_TOKEN=s3cr3t\n")
+    (tmp_path / "settings.txt").write_text("DEBUG=1\n")
+    (tmp_path / "notes.txt").symlink_to(".env")
+    (tmp_path / ".env.prod").symlink_to("settings.txt")
+    assert secret_reason(tmp_path / "notes.txt") == "an environment file (.env)"
+    # A link named like a secret asks too: the name is what the person and the model go by.
+    assert secret_reason(tmp_path / ".env.prod") == "an environment file (.env.prod)"
+    assert secret_reason(tmp_path / "settings.txt") is None
+    # Already resolved by the caller: the name it was asked by still counts.
+    assert secret_reason(tmp_path / "settings.txt", named=".env.prod") == (
+        "an environment file (.env.prod)")
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "deploy_key").write_text("key material\n")
+    (tmp_path / "conf").symlink_to(tmp_path / ".ssh")
+    assert secret_reason(tmp_path / "conf" / "deploy_key") == "an SSH file (deploy_key)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("url = https://alice:ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r.git",
+         "url = https://alice:[redacted]@github.com/o/r.git"),
+        ("remote: https://x-access-token:s3cr3t-T0ken@github.com/o/r",
+         "remote: https://x-access-token:[redacted]@github.com/o/r"),
+        ("https://ghp_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r.git",
+         "https://[redacted]@github.com/o/r.git"),
+        ("DATABASE_URL=postgres://app:hunter2@db:5432/app",
+         "DATABASE_URL=postgres://app:[redacted]@db:5432/app"),
+        ("\textraheader = AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzXzEyMzQ=",
+         "\textraheader = AUTHORIZATION: basic [redacted]"),
+        ("token glpat-abcdefghij0123456789 leaked", "token [redacted] leaked"),
+        ("key AKIAIOSFODNN7EXAMPLE here", "key [redacted] here"),
+        ("git@github.com:owner/repo.git", "git@github.com:owner/repo.git"),
+        ("ssh://git@github.com:22/owner/repo", "ssh://git@github.com:22/owner/repo"),
+        ("http://localhost:8000/api?x=1", "http://localhost:8000/api?x=1"),
+        ("see https://example.com/a@b for mail", "see https://example.com/a@b for mail"),
+    ],
+)
+def test_credentials_in_urls_and_headers_are_redacted(text: str, expected: str) -> None:
+    assert redact_credentials(text) == expected

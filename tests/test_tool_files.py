@@ -14,7 +14,8 @@ from gemma_code.agent.protocols import ToolContext, ToolError
 from gemma_code.agent.workspace import LocalWorkspace
 from gemma_code.tools import default_tools
 from gemma_code.tools.base import tool_spec
-from gemma_code.tools.files import EditFile, ReadFile, WriteFile
+from gemma_code.tools.edits import EditFile, WriteFile
+from gemma_code.tools.files import ReadFile
 
 
 @pytest.fixture
@@ -439,7 +440,117 @@ def test_repeating_an_edit_that_was_made_says_so(tmp_path: Path):
     (tmp_path / "stats.py").write_text("def last(scores):\n    return scores[len(scores)]\n")
     args = dict(path="stats.py", old="return scores[len(scores)]", new="return scores[-1]")
     run(EditFile(), ctx, **args)
-    with pytest.raises(ToolError, match=r"already made.*line 2.*Do not repeat it"):
+    with pytest.raises(ToolError, match=r"(?s)already made.*2\t    return scores\[-1\].*Do not repeat it"):
         run(EditFile(), ctx, **args)
     with pytest.raises(ToolError, match="was not found"):  # a different edit is still "not found"
         run(EditFile(), ctx, path="stats.py", old="print(total)", new="print(scores)")
+
+
+# --- issue 18: bad input is a tool error, special files are never opened ------------------------
+
+
+def call(root: Path, name: str, mode: str = "auto", **arguments):
+    """One call through the real registry, as the loop makes it: (events, result)."""
+    from gemma_code.agent.approval import DenyApprover
+    from gemma_code.agent.messages import ToolCall
+    from gemma_code.agent.registry import ToolRegistry
+
+    registry = ToolRegistry(default_tools(), mode, DenyApprover())
+    run_ = registry.run(ToolCall(name=name, arguments=arguments),
+                        ToolContext(workspace=LocalWorkspace(root), shell_timeout=10))
+    events = []
+    try:
+        while True:
+            events.append(next(run_))
+    except StopIteration as stop:
+        return events, stop.value
+
+
+BAD_PATHS = [
+    ("a\0b.txt", "NUL byte"),
+    ("x" * 300, "300 bytes long"),
+    ("dir/" + "y" * 256 + "/z.txt", "256 bytes long"),
+    ("é" * 200, "400 bytes long"),  # 200 characters, 400 bytes in UTF-8
+    ("/".join(["d" * 200] * 30), "paths are at most 4096"),
+    ("bad\ud800name", "not valid text"),
+]
+
+
+@pytest.mark.parametrize(("path", "message"), BAD_PATHS)
+@pytest.mark.parametrize("tool", ["read_file", "write_file", "edit_file", "list_files",
+                                  "view_image", "grep", "screenshot"])
+def test_impossible_paths_are_tool_errors_not_crashes(tmp_path, tool, path, message):
+    arguments = {"read_file": {"path": path}, "write_file": {"path": path, "content": "x"},
+                 "edit_file": {"path": path, "old": "a", "new": "b"}, "list_files": {"path": path},
+                 "view_image": {"path": path}, "grep": {"pattern": "x", "path": path},
+                 "screenshot": {"target": path}}[tool]
+    for mode in ("auto", "ask", "read-only"):
+        _, result = call(tmp_path, tool, mode, **arguments)
+        assert result.is_error
+        if mode == "auto" or tool in ("read_file", "list_files", "view_image", "grep"):
+            assert message in text_of(result), text_of(result)
+
+
+def test_a_nul_byte_in_a_shell_command_is_a_tool_error(tmp_path):
+    from gemma_code.tools.shell import RunShell
+
+    with pytest.raises(ToolError, match="NUL byte"):
+        run(RunShell(), ToolContext(workspace=LocalWorkspace(tmp_path)), command="echo a\0b")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("tool", "arguments"), [
+    ("write_file", {"content": "x\n"}),
+    ("edit_file", {"old": "a", "new": "b"}),
+    ("read_file", {}),
+])
+def test_a_fifo_is_refused_and_never_opened(tmp_path, tool, arguments):
+    os.mkfifo(tmp_path / "pipe.txt")
+    started = time.monotonic()
+    _, result = call(tmp_path, tool, path="pipe.txt", **arguments)
+    assert result.is_error and "not a regular file" in text_of(result)
+    assert time.monotonic() - started < 5
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe.txt").st_mode)  # not replaced either
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.timeout(30)
+def test_a_link_to_a_fifo_is_refused_too(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "notes.md").symlink_to("pipe")
+    _, result = call(tmp_path, "write_file", path="notes.md", content="x")
+    assert result.is_error and "FIFO" in text_of(result)
+
+
+@pytest.mark.timeout(30)
+def test_a_socket_is_refused(tmp_path):
+    import socket
+
+    path = tmp_path / "app.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        server.listen(1)
+        _, write = call(tmp_path, "write_file", path="app.sock", content="x")
+        _, read = call(tmp_path, "read_file", path="app.sock")
+    assert write.is_error and "a socket, not a regular file" in text_of(write)
+    assert read.is_error and "not a regular file" in text_of(read)
+
+
+def test_a_token_in_a_git_remote_is_redacted_when_read(tmp_path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text(
+        '[remote "origin"]\n\turl = https://me:ghp_abcdefghijklmnopqrstuvwxyz0123456789'
+        "@github.com/o/r.git\n")
+    _, result = call(tmp_path, "read_file", "read-only", path=".git/config")
+    assert "github.com/o/r.git" in text_of(result)
+    assert "ghp_" not in text_of(result) and "me:[redacted]@" in text_of(result)
+
+
+def test_an_edit_that_misses_does_not_quote_a_token(tmp_path):
+    (tmp_path / "deploy.sh").write_text(
+        "#!/bin/sh\ngit push https://bot:s3cr3t-t0ken@git.example.com/r.git main\n")
+    _, result = call(tmp_path, "edit_file", path="deploy.sh",
+                     old="git push https://bot@git.example.com/r.git master", new="echo none")
+    assert result.is_error and "closest lines" in text_of(result)
+    assert "s3cr3t" not in text_of(result) and "[redacted]" in text_of(result)

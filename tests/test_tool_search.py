@@ -10,7 +10,9 @@ import pytest
 
 from gemma_code.agent.protocols import ToolContext, ToolError
 from gemma_code.agent.workspace import LocalWorkspace
-from gemma_code.tools.search import Grep, ListFiles, PathFilter, walk_files
+from gemma_code.tools.search import Grep, ListFiles, PathFilter
+
+from .conftest import drain
 
 
 def make_ctx(root: Path) -> ToolContext:
@@ -185,7 +187,7 @@ def test_walk_does_not_follow_links_out(tmp_path):
     (inside / "link_dir").symlink_to(outside, target_is_directory=True)
     (inside / "link_file").symlink_to(outside / "secret.txt")
     (inside / "alias.txt").symlink_to(inside / "real.txt")
-    found = [p.name for p in walk_files(inside.resolve(), inside.resolve())]
+    found = [p.name for p in LocalWorkspace(inside).files()]
     assert found == ["alias.txt", "real.txt"]
 
 
@@ -291,3 +293,51 @@ def test_grep_50mb_file(tmp_path):
     out = grep(make_ctx(tmp_path), pattern="NEEDLE")
     assert out == "big.log.txt:1300001: the NEEDLE is here\n"
     assert time.monotonic() - started < 15
+
+
+# --- issue 18: secrets behind other names, credentials in matches ------------------------------
+
+
+def _registry_grep(root: Path, mode: str = "auto-edit", **arguments):
+    from gemma_code.agent.approval import DenyApprover
+    from gemma_code.agent.messages import ToolCall
+    from gemma_code.agent.registry import ToolRegistry
+
+    registry = ToolRegistry([Grep()], mode, DenyApprover())
+    return drain(registry.run(ToolCall(name="grep", arguments=arguments), make_ctx(root)))
+
+
+def test_a_link_with_a_harmless_name_to_a_secret_is_not_searched(tmp_path):
+    write(tmp_path, {".env": "DB_PASSWORD=hunter2\n", "app.py": "password = env('DB_PASSWORD')\n"})
+    (tmp_path / "notes.txt").symlink_to(".env")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "config.txt").symlink_to("../.env")
+    result = run(Grep(), make_ctx(tmp_path), pattern="DB_PASSWORD")
+    text = "\n".join(part.text for part in result.content)
+    assert "hunter2" not in text
+    assert "app.py:1:" in text
+    assert "notes.txt" in text and "docs/config.txt" in text  # named as not searched
+
+
+def test_a_link_named_like_a_secret_is_not_searched_either(tmp_path):
+    write(tmp_path, {"settings.txt": "API_TOKEN=abc123\n"})
+    (tmp_path / ".env.prod").symlink_to("settings.txt")
+    result = run(Grep(), make_ctx(tmp_path), pattern="API_TOKEN")
+    text = "\n".join(part.text for part in result.content)
+    assert "settings.txt:1:" in text
+    assert ".env.prod:1:" not in text and ".env.prod" in text
+
+
+def test_grep_output_hides_credentials_in_urls(tmp_path):
+    write(tmp_path, {"deploy.sh": "git push https://bot:s3cr3t-t0ken@git.example.com/o/r.git\n"})
+    _, result = _registry_grep(tmp_path, pattern="git push")
+    text = result.content[0].text
+    assert "deploy.sh:1:" in text and "s3cr3t-t0ken" not in text and "[redacted]" in text
+
+
+def test_naming_a_link_to_a_secret_asks_before_grep_reads_it(tmp_path):
+    write(tmp_path, {".env": "DB_PASSWORD=hunter2\n"})
+    (tmp_path / "notes.txt").symlink_to(".env")
+    events, result = _registry_grep(tmp_path, pattern="DB", path="notes.txt")
+    assert events and "secret" in events[0].reason
+    assert result.is_error and "hunter2" not in result.content[0].text

@@ -156,3 +156,90 @@ def test_empty_command(ctx):
 def test_long_multiline_summary_is_one_line(ctx):
     result = run(ctx, "echo " + "x" * 100 + "\necho second")
     assert "\n" not in result.summary and result.summary.endswith("...")
+
+
+# --- issue 18: what sandboxed commands see of the user's credentials -----------------------------
+
+from gemma_code.tools.sandbox import detect_sandbox  # noqa: E402
+from gemma_code.tools.shell_env import looks_like_credential, sandbox_environment  # noqa: E402
+
+CREDENTIALS = {
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+    "AWS_PROFILE": "work",
+    "GITHUB_TOKEN": "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "OPENAI_API_KEY": "sk-test",
+    "DB_PASSWORD": "hunter2",
+    "STRIPE_SECRET_LIVE": "sk_live_x",
+    "NPM_CONFIG__AUTH": "dXNlcjpwYXNz",
+    "SSH_AUTH_SOCK": "/tmp/ssh-agent.sock",
+    "DATABASE_URL": "postgres://app:hunter2@db/app",
+    "MY_SETTING": "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+}
+HARMLESS = {"TOKENIZERS_PARALLELISM": "false", "KEYBOARD_LAYOUT": "us", "PWD": "/x",
+            "SSH_ASKPASS": "/usr/bin/ask", "EDITOR": "vim", "LANG": "C.UTF-8"}
+
+
+@pytest.mark.parametrize("name", CREDENTIALS)
+def test_credential_variables_are_recognised(name):
+    assert looks_like_credential(name, CREDENTIALS[name])
+
+
+@pytest.mark.parametrize("name", HARMLESS)
+def test_ordinary_variables_are_kept(name):
+    assert not looks_like_credential(name, HARMLESS[name])
+
+
+def test_the_pass_list_keeps_named_variables():
+    env = sandbox_environment({**CREDENTIALS, **HARMLESS}, passed=["AWS_PROFILE", "NPM_*"])
+    assert set(env) == {*HARMLESS, "AWS_PROFILE", "NPM_CONFIG__AUTH"}
+
+
+SANDBOX = detect_sandbox()
+
+
+@pytest.mark.skipif(SANDBOX is None, reason="no usable shell sandbox here (install bubblewrap)")
+def test_sandboxed_commands_do_not_see_credentials(tmp_path, monkeypatch):
+    for name, value in {**CREDENTIALS, **HARMLESS}.items():
+        if name not in ("PWD",):
+            monkeypatch.setenv(name, value)
+    sandbox = detect_sandbox(env_pass=("AWS_PROFILE",))
+    ctx = ToolContext(workspace=LocalWorkspace(tmp_path), shell_timeout=30, sandbox=sandbox)
+    shown = text_of(run(ctx, "env"))
+    for name in CREDENTIALS:
+        assert (f"{name}=" in shown) == (name == "AWS_PROFILE"), name
+    assert "hunter2" not in shown and "wJalr" not in shown
+    assert "EDITOR=vim" in shown and "TOKENIZERS_PARALLELISM=false" in shown
+
+
+def test_unconfined_commands_keep_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "kept-for-unconfined")
+    ctx = ToolContext(workspace=LocalWorkspace(tmp_path), shell_timeout=30)
+    assert "GITHUB_TOKEN=kept-for-unconfined" in text_of(run(ctx, "env"))
+
+
+def test_shell_output_hides_credentials_in_urls(tmp_path):
+    from gemma_code.agent.approval import DenyApprover
+    from gemma_code.agent.messages import ToolCall
+    from gemma_code.agent.registry import ToolRegistry
+
+    registry = ToolRegistry([RunShell()], "auto", DenyApprover())
+    command = "echo fetching https://bot:s3cr3t-t0ken@git.example.com/r.git"
+    call = registry.run(ToolCall(name="run_shell", arguments={"command": command}),
+                        ToolContext(workspace=LocalWorkspace(tmp_path), shell_timeout=30,
+                                    sandbox=SANDBOX))
+    with pytest.raises(StopIteration) as stop:
+        next(call)
+    text = text_of(stop.value.value)
+    assert "git.example.com/r.git" in text and "s3cr3t" not in text
+
+
+def test_shell_env_pass_is_a_setting_that_a_project_file_cannot_widen(tmp_path, monkeypatch):
+    from gemma_code.agent.config import load_settings
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    settings, _ = load_settings(tmp_path, environ={"GEMMA_CODE_SHELL_ENV_PASS": "AWS_PROFILE, NPM_*"})
+    assert settings.shell_env_pass == ("AWS_PROFILE", "NPM_*")
+    (tmp_path / ".gemma-code.toml").write_text('shell_env_pass = ["GITHUB_TOKEN"]\n')
+    settings, _ = load_settings(tmp_path, environ={})
+    assert settings.shell_env_pass == ()

@@ -119,8 +119,12 @@ QWEN = [
         text="```\n$ pytest -q\n1 failed\n```\nOne test fails.",
     ),
     Case(
-        "hermes", '{"name": "deploy", "arguments": {}}', text='{"name": "deploy", "arguments": {}}'
-    ),  # not a known tool: just text
+        "hermes", '{"name": "deploy", "arguments": {}}', calls=[("deploy", {})]
+    ),  # not a known tool, but call-shaped: a call, so the model hears "unknown tool"
+    Case(
+        "plain", 'Reading it.\n```json\n{"name": "read", "arguments": {"path": "calc.py"}}\n```',
+        text="Reading it.\n", calls=[("read", {"path": "calc.py"})],
+    ),
     Case(
         "hermes",
         "<think>\nThe user wants the tests run.\n</think>\n\n<tool_call>\n"

@@ -10,7 +10,8 @@ if TYPE_CHECKING:
 
 def default_tools() -> list[Tool]:
     """One instance of every built-in tool, in the order the model is shown them."""
-    from .files import EditFile, ReadFile, WriteFile
+    from .edits import EditFile, WriteFile
+    from .files import ReadFile
     from .search import Grep, ListFiles
     from .screenshot import Screenshot
     from .shell import RunShell

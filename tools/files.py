@@ -1,4 +1,5 @@
-"""File tools: read_file, write_file and edit_file. Every path goes through the workspace."""
+"""read_file, and what the file tools share (`edits.py` holds write_file and edit_file).
+Every path goes through the workspace."""
 
 from __future__ import annotations
 
@@ -15,16 +16,12 @@ from gemma_code.agent.protocols import ToolContext, ToolError, ToolResult
 
 from .textfile import (
     TextFile,
-    atomic_write,
     binary_refusal,
     cap_text,
     count_remaining_lines,
     decode_text,
-    diff_stats,
-    find_edit,
     iter_raw_lines,
     sniff_binary,
-    unified_diff,
 )
 
 MAX_READ_LINES = 2000
@@ -43,7 +40,8 @@ def existing_file(
     if resolved.is_dir():
         raise ToolError(f"{shown} is a directory, not a file; use list_files to see what is in it.")
     if not resolved.exists():
-        raise ToolError(f"file not found: {shown}{_did_you_mean(resolved)}{missing_hint}")
+        raise ToolError(f"file not found: {shown}{_did_you_mean(resolved)}{missing_hint}",
+                        "path_not_found")
     if not resolved.is_file():
         raise ToolError(f"{shown} is not a regular file; {action} only works on regular files.")
     return resolved
@@ -219,171 +217,3 @@ def _window_result(window: _Window, shown: str, offset: int, total: int) -> Tool
         )
     summary = f"read {shown} lines {offset}-{window.last_line} of {total}"
     return ToolResult.text("\n".join(parts) + "\n", summary=summary)
-
-
-class WriteFile:
-    """Create or overwrite a whole file."""
-
-    name: ClassVar[str] = "write_file"
-    description: ClassVar[str] = (
-        "Write a whole file: creates it (and its folders) or replaces all its content. "
-        "To change part of an existing file, use edit_file instead."
-    )
-    mutating: ClassVar[bool] = True
-    runs_commands: ClassVar[bool] = False
-
-    class Args(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        path: str = Field(description="Path of the file, relative to the workspace root.")
-        content: str = Field(description="The complete new content of the file.")
-
-    def check(self, args: WriteFile.Args, ctx: ToolContext) -> None:
-        """Fail before anyone is asked to approve a write to a path that cannot be written."""
-        self._target(args, ctx)
-
-    @staticmethod
-    def _target(args: WriteFile.Args, ctx: ToolContext) -> tuple[Path, str]:
-        path = ctx.workspace.resolve(args.path, write=True)
-        shown = ctx.workspace.relative(path)
-        if path.is_dir():
-            raise ToolError(f"{shown} is a directory; give a file path to write.")
-        return path, shown
-
-    def __call__(self, args: WriteFile.Args, ctx: ToolContext) -> ToolResult:
-        path, shown = self._target(args, ctx)
-        with _permission(shown, "reading"):
-            before = path.read_bytes() if path.exists() else None
-        _check_unchanged(ctx, path, shown, before)
-        old = _existing_text(before) if before is not None else None
-        content = args.content.replace("\r\n", "\n")
-        if old is not None:
-            content = _keep_final_newline(old.text, content)
-        data = (old or TextFile(text="")).encode(content)
-        if data == before:
-            _remember_seen(ctx, path, data)
-            return ToolResult.text(
-                f"{shown} already has this content; nothing written.", summary=f"{shown} unchanged"
-            )
-        _make_parents(path, shown)
-        _write(path, shown, data)
-        _remember_seen(ctx, path, data)
-        return _write_result(shown, old.text if old else None, content)
-
-
-def _existing_text(data: bytes) -> TextFile:
-    """A file about to be overwritten: its newline style, and its text for the diff (lossy)."""
-    if b"\0" in data[:8192]:
-        return TextFile(text="")
-    try:
-        return decode_text(data)
-    except UnicodeDecodeError:
-        return TextFile(text=data.decode("utf-8", errors="replace"))
-
-
-def _raise_if_already_made(text: str, old: str, new: str, shown: str) -> None:
-    # Small models re-send an edit that already succeeded; say so instead of "not found".
-    if old.strip() in text or not new.strip() or new.strip() not in text:
-        return
-    line = text[: text.index(new.strip())].count("\n") + 1
-    raise ToolError(
-        f"this edit was already made: `old` is no longer in {shown} and `new` is there (line "
-        f"{line}). Do not repeat it; check the result instead (run the code or its tests)."
-    )
-
-
-def _keep_final_newline(old: str, new: str) -> str:
-    if not old or not new:
-        return new
-    if old.endswith("\n") and not new.endswith("\n"):
-        return new + "\n"
-    if not old.endswith("\n") and new.endswith("\n"):
-        return new.removesuffix("\n")
-    return new
-
-
-def _make_parents(path: Path, shown: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ToolError(
-            f"cannot create {shown}: a parent of it is a file, not a directory."
-        ) from None
-
-
-def _write(path: Path, shown: str, data: bytes) -> None:
-    with _permission(shown, "writing"):
-        atomic_write(path, data)
-
-
-def _write_result(shown: str, old: str | None, new: str) -> ToolResult:
-    diff = unified_diff(old or "", new, shown)
-    if old is None:
-        lines = new.count("\n") + (0 if new.endswith("\n") or not new else 1)
-        return ToolResult.text(
-            f"created {shown} ({lines} lines)",
-            summary=f"created {shown} ({lines} lines)",
-            diff=diff,
-        )
-    added, removed = diff_stats(diff)
-    summary = f"wrote {shown} (+{added} -{removed})"
-    return ToolResult.text(f"{summary}\n{_diff_text(diff)}", summary=summary, diff=diff)
-
-
-class EditFile:
-    """Replace one exact piece of text in a file."""
-
-    name: ClassVar[str] = "edit_file"
-    description: ClassVar[str] = (
-        "Edit a file by replacing text: `old` must appear exactly once in the file "
-        "(copy it from read_file output, without line numbers, with a few lines of context). "
-        "Set replace_all to change every occurrence. To create a file use write_file."
-    )
-    mutating: ClassVar[bool] = True
-    runs_commands: ClassVar[bool] = False
-
-    class Args(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        path: str = Field(description="Path of the file, relative to the workspace root.")
-        old: str = Field(description="The exact text to replace, including indentation.")
-        new: str = Field(description="The text to put in its place.")
-        replace_all: bool = Field(
-            default=False, description="Replace every occurrence of `old` instead of exactly one."
-        )
-
-    def check(self, args: EditFile.Args, ctx: ToolContext) -> None:
-        """Fail before anyone is asked to approve an edit that cannot apply."""
-        self._plan(args, ctx)
-
-    def _plan(self, args: EditFile.Args, ctx: ToolContext):
-        old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n")
-        if old == new and old:
-            raise ToolError("`old` and `new` are the same, so the edit would change nothing.")
-        path = existing_file(
-            ctx,
-            args.path,
-            "edit_file",
-            write=True,
-            missing_hint="; to create a file use write_file.",
-        )
-        shown = ctx.workspace.relative(path)
-        raw, current = _read_utf8(path, shown, "edit_file")
-        _check_unchanged(ctx, path, shown, raw)
-        try:
-            edit = find_edit(current.text, old, new, replace_all=args.replace_all, shown=shown)
-        except ToolError:
-            _raise_if_already_made(current.text, old, new, shown)
-            raise
-        if edit.text == current.text:
-            raise ToolError(f"the matched text in {shown} already equals `new`; nothing to change.")
-        return path, shown, current, edit
-
-    def __call__(self, args: EditFile.Args, ctx: ToolContext) -> ToolResult:
-        path, shown, current, edit = self._plan(args, ctx)
-        data = current.encode(edit.text)
-        _write(path, shown, data)
-        _remember_seen(ctx, path, data)
-        diff = unified_diff(current.text, edit.text, shown)
-        added, removed = diff_stats(diff)
-        summary = f"edited {shown} (+{added} -{removed})"
-        note = f" {edit.note}" if edit.note else ""
-        return ToolResult.text(f"{summary}.{note}\n{_diff_text(diff)}", summary=summary, diff=diff)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gemma_code.agent.protocols import ShellSandbox
+from gemma_code.agent.workspace import git_protected_paths
 
 PROBE_TIMEOUT = 5.0
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
@@ -37,6 +38,7 @@ class Bubblewrap:
     """Linux: runs commands under bubblewrap (`bwrap`)."""
 
     name = "bubblewrap"
+    env_pass: tuple[str, ...] = ()  # credential-looking variables commands still get
 
     def __init__(self, network: bool = False, executable: str | None = None) -> None:
         self.network = network
@@ -104,25 +106,40 @@ def _hide_host_services() -> list[str]:
     return args
 
 
-def _guard_git(root: Path) -> list[str]:
-    """Options that keep the workspace's .git/hooks and .git/config read-only.
+# Parts of .git that make git run code or read settings from elsewhere: never writable.
+# (`commondir` and `config.worktree` only when present: bwrap would leave an empty one
+# behind, and git refuses an empty `commondir`; a new one is caught by the host side.)
+_GIT_GUARDED = ("config", "config.worktree", "commondir", "hooks", "info", "modules", "worktrees")
+# Folders git expects: when missing, an empty read-only stand-in keeps them from being made.
+_GIT_STAND_INS = ("hooks", "info")
 
-    Hooks and config run code when the user later uses git outside the sandbox. `.git` is
-    also bound onto itself, which makes it a mount point that cannot be renamed away and
-    replaced by a fresh, unguarded one.
+
+def _guard_git(root: Path) -> list[str]:
+    """Options that keep the workspace's git config, hooks and repository pointers read-only.
+
+    They run code when the user, or gemma-code, later uses git outside the sandbox. Objects,
+    refs, logs, the index, HEAD and the other files git writes while it works stay writable.
+    `.git` is also bound onto itself, which makes it a mount point that cannot be renamed
+    away and replaced by a fresh, unguarded one; a `.git` file (a linked worktree's pointer)
+    is read-only. Hooks folders and config files the repository's config names inside the
+    workspace (`core.hooksPath=.husky`, an included file) are read-only too.
     """
     git = root / ".git"
-    if git.is_symlink() or not git.is_dir():
-        return []
-    args = ["--bind", str(git), str(git)]
-    hooks, config = git / "hooks", git / "config"
-    if hooks.exists():
-        args += _read_only(hooks)
-    elif not hooks.is_symlink():
-        # An empty, read-only stand-in (bwrap leaves the empty folder behind, as git init would).
-        args += ["--tmpfs", str(hooks), "--remount-ro", str(hooks)]
-    if config.exists():
-        args += _read_only(config)
+    args: list[str] = []
+    if git.is_file() and not git.is_symlink():
+        args += _read_only(git)
+    elif git.is_dir() and not git.is_symlink():
+        args += ["--bind", str(git), str(git)]
+        for name in _GIT_GUARDED:
+            part = git / name
+            if part.exists():
+                args += _read_only(part)
+            elif name in _GIT_STAND_INS and not part.is_symlink():
+                # An empty, read-only stand-in (bwrap leaves the empty folder behind, as git init would).
+                args += ["--tmpfs", str(part), "--remount-ro", str(part)]
+    for path in git_protected_paths(root):
+        if not path.is_relative_to(git):
+            args += _read_only(path)
     return args
 
 
@@ -143,6 +160,7 @@ class SandboxExec:
     """macOS: runs commands under `sandbox-exec` with a generated Seatbelt profile."""
 
     name = "sandbox-exec"
+    env_pass: tuple[str, ...] = ()  # credential-looking variables commands still get
 
     def __init__(self, network: bool = False, executable: str = "sandbox-exec") -> None:
         self.network = network
@@ -180,11 +198,13 @@ def seatbelt_profile(root: Path, network: bool = False) -> str:
     guarded = []
     for r in roots:
         git = f"{r}/.git"
-        guarded += [
-            f"(literal {_sbpl_string(git)})",  # not renamed away and replaced
-            f"(subpath {_sbpl_string(git + '/hooks')})",
-            f"(literal {_sbpl_string(git + '/config')})",
-        ]
+        guarded.append(f"(literal {_sbpl_string(git)})")  # not renamed away and replaced
+        # subpath: the file or folder, and whatever would be created in its place
+        guarded += [f"(subpath {_sbpl_string(f'{git}/{name}')})" for name in _GIT_GUARDED]
+    real_root = Path(os.path.realpath(root))
+    for path in git_protected_paths(real_root):
+        inside = path.relative_to(real_root).as_posix()
+        guarded += [f"(subpath {_sbpl_string(f'{r}/{inside}')})" for r in roots]
     lines = [
         "(version 1)",
         "(allow default)",
@@ -208,9 +228,14 @@ def _sbpl_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def detect_sandbox(network: bool = False) -> ShellSandbox | None:
-    """A sandbox that works on this machine, or None (see `sandbox_unavailable_reason`)."""
-    return _find(network)[0]
+def detect_sandbox(network: bool = False, env_pass: Sequence[str] = ()) -> ShellSandbox | None:
+    """A sandbox that works on this machine, or None (see `sandbox_unavailable_reason`).
+
+    Commands in it get no credential-looking variables but those `env_pass` names."""
+    sandbox = _find(network)[0]
+    if sandbox is not None:
+        sandbox.env_pass = tuple(env_pass)  # type: ignore[attr-defined]
+    return sandbox
 
 
 def sandbox_unavailable_reason(network: bool = False) -> str:

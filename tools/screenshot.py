@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gemma_code.agent.images import ImageError, prepare_image
 from gemma_code.agent.protocols import ToolContext, ToolError, ToolResult
+from gemma_code.agent.safety.secrets import secret_reason
 
 from .files import existing_file
 from .vision import image_result
@@ -132,17 +133,28 @@ def _render(target: str, args: Screenshot.Args, ctx: ToolContext) -> bytes:
 
 def _page(target: str, ctx: ToolContext) -> str | Path:
     """The URL to load, or the workspace file to serve; ToolError when not allowed."""
+    if "\0" in target:
+        raise ToolError("the target holds a NUL byte; give a URL, a path or 'screen'.")
     parts = urlsplit(target)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
         _check_host(target, parts.hostname or "", ctx)
         return target
     if scheme == "file":
-        return existing_file(ctx, unquote(parts.path), "screenshot")
+        return _workspace_page(ctx, unquote(parts.path))
     if len(scheme) > 1:  # a one-letter scheme is a Windows drive
         raise ToolError(f"cannot take a screenshot of {target}: give an http(s):// or file:// "
                         "URL, the path of a file in the workspace, or 'screen'.")
-    return existing_file(ctx, target, "screenshot")
+    return _workspace_page(ctx, target)
+
+
+def _workspace_page(ctx: ToolContext, path: str) -> Path:
+    page = existing_file(ctx, path, "screenshot")
+    why = _withheld(ctx.workspace.root / path, page, ctx.workspace.root)
+    if why:
+        raise ToolError(f"{ctx.workspace.relative(page)} is not rendered: {why} (read_file asks "
+                        "the user before reading such a file).")
+    return page
 
 
 def _check_host(target: str, host: str, ctx: ToolContext) -> None:
@@ -165,17 +177,35 @@ def _is_loopback(host: str) -> bool:
 
 
 class _WorkspaceFiles(SimpleHTTPRequestHandler):
-    """Serves the files under `directory`, quietly; a symlink that leads out of it is a 404."""
+    """Serves the files under `directory`, quietly. A symlink that leads out of it, `.git`
+    and files that look like secrets are a 404: a page must not show what read_file would
+    ask the person about, whatever the approval mode."""
 
     def send_head(self):
-        real = Path(self.translate_path(self.path)).resolve()
+        asked = Path(self.translate_path(self.path))
+        real = asked.resolve()
         if not real.is_relative_to(self.directory):
             self.send_error(HTTPStatus.NOT_FOUND, "outside the workspace")
             return None
+        if _withheld(asked, real, Path(self.directory)):
+            self.send_error(HTTPStatus.NOT_FOUND, "not served")
+            return None
         return super().send_head()
+
+    def list_directory(self, path):
+        self.send_error(HTTPStatus.NOT_FOUND, "no listings")
+        return None
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def _withheld(asked: Path, real: Path, root: Path) -> str | None:
+    """Why a workspace file is not served or rendered: git internals or a secret."""
+    if any(".git" in p.relative_to(root).parts for p in (asked, real) if p.is_relative_to(root)):
+        return "it is inside .git"
+    why = secret_reason(asked)
+    return f"it looks like a secret: {why}" if why else None
 
 
 @contextmanager

@@ -1,20 +1,16 @@
-"""Search tools: list_files and grep, over a .gitignore-aware walk of the workspace."""
+"""Search tools: list_files and grep, over the workspace's files as git sees them."""
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-import pathspec
 from pydantic import BaseModel, ConfigDict, Field
 
 from gemma_code.agent.protocols import ToolContext, ToolError, ToolResult
 
-from gemma_code.agent.safety import secret_reason
+from gemma_code.agent.safety.secrets import secret_reason
 
 from .textfile import iter_raw_lines, sniff_binary
 
@@ -22,94 +18,6 @@ MAX_PATHS = 500
 MAX_MATCHES = 200
 MAX_MATCH_CHARS = 300
 GREP_LINE_BYTES = 1 << 20  # grep looks at the first 1 MiB of a very long line
-
-# (directory relative to the root, "" for the root itself; its rules)
-Rules = tuple[tuple[str, pathspec.GitIgnoreSpec], ...]
-
-
-def _load_rules(directory: Path) -> pathspec.GitIgnoreSpec | None:
-    try:
-        text = (directory / ".gitignore").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
-
-
-def _is_ignored(rules: Rules, rel: str, is_dir: bool) -> bool:
-    """Git's verdict for `rel`: the last matching rule wins, deeper .gitignore files last."""
-    ignored = False
-    for base, spec in rules:
-        if base and not rel.startswith(base + "/"):
-            continue
-        sub = rel[len(base) + 1 :] if base else rel
-        result = spec.check_file(sub + "/" if is_dir else sub)
-        if result.include is not None:
-            ignored = result.include
-    return ignored
-
-
-def _rules_down_to(root: Path, start: Path) -> Rules:
-    """The rules in force at `start`: .git/info/exclude, then each .gitignore from the root down."""
-    rules: list[tuple[str, pathspec.GitIgnoreSpec]] = []
-    try:
-        exclude = (root / ".git" / "info" / "exclude").read_text(encoding="utf-8", errors="replace")
-        rules.append(("", pathspec.GitIgnoreSpec.from_lines(exclude.splitlines())))
-    except OSError:
-        pass
-    directory, rel = root, ""
-    for part in ("", *start.relative_to(root).parts):
-        if part:
-            directory, rel = directory / part, f"{rel}/{part}" if rel else part
-        if (spec := _load_rules(directory)) is not None:
-            rules.append((rel, spec))
-    return tuple(rules)
-
-
-def walk_files(root: Path, start: Path, cancel: threading.Event | None = None) -> list[Path]:
-    """Every file under `start` that git would not ignore, sorted; `.git/` is always skipped.
-
-    `start` itself is searched even when ignored (it was asked for by name). Symlinked
-    directories are not followed; symlinked files are kept only when they point inside `root`.
-    """
-    if start.is_file():
-        return [start]
-    found = list(_walk(root, start, _rules_down_to(root, start), cancel))
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
-
-
-def _walk(
-    root: Path, directory: Path, rules: Rules, cancel: threading.Event | None
-) -> Iterator[Path]:
-    if cancel is not None and cancel.is_set():
-        return
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError:
-        return  # unreadable directory: skip it like git does
-    base = directory.relative_to(root).as_posix()
-    base = "" if base == "." else base
-    for entry in entries:
-        rel = f"{base}/{entry.name}" if base else entry.name
-        if entry.name == ".git":
-            continue
-        is_dir = entry.is_dir(follow_symlinks=False)
-        if _is_ignored(rules, rel, is_dir):
-            continue
-        if is_dir:
-            sub_rules = rules
-            if (spec := _load_rules(Path(entry.path))) is not None:
-                sub_rules = (*rules, (rel, spec))
-            yield from _walk(root, Path(entry.path), sub_rules, cancel)
-        elif _inside_file(root, entry):
-            yield Path(entry.path)
-
-
-def _inside_file(root: Path, entry: os.DirEntry) -> bool:
-    if not entry.is_symlink():
-        return entry.is_file(follow_symlinks=False)
-    target = Path(entry.path).resolve()
-    return target.is_file() and target.is_relative_to(root)
-
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """A glob as a regex over /-separated paths.
@@ -168,7 +76,8 @@ def _search_root(ctx: ToolContext, path: str) -> tuple[Path, str]:
     shown = ctx.workspace.relative(resolved)
     if not resolved.exists():
         raise ToolError(
-            f"{shown} does not exist; call list_files with no path to see the workspace."
+            f"{shown} does not exist; call list_files with no path to see the workspace.",
+            "path_not_found",
         )
     return resolved, shown
 
@@ -201,7 +110,7 @@ class ListFiles:
         start, shown = _search_root(ctx, args.path)
         keep = PathFilter(args.pattern)
         files = [
-            f for f in walk_files(ctx.workspace.root, start, ctx.cancel) if keep(_under(f, start))
+            f for f in ctx.workspace.files(start, ctx.cancel) if keep(_under(f, start))
         ]
         where = f"{shown}" + (f" matching {args.pattern}" if args.pattern else "")
         if not files:
@@ -250,7 +159,7 @@ class Grep:
             raise ToolError(f"{shown} is a binary file; grep only searches text files.")
         keep = PathFilter(args.glob)
         files = [
-            f for f in walk_files(ctx.workspace.root, start, ctx.cancel) if keep(_under(f, start))
+            f for f in ctx.workspace.files(start, ctx.cancel) if keep(_under(f, start))
         ]
         secrets: list[Path] = []
         if not start.is_file():  # a secret named directly was approved by the person already
@@ -267,7 +176,8 @@ class Grep:
             matched_files += bool(found)
         result = _grep_result(args.pattern, shown, hits, total, matched_files)
         if secrets:
-            names = ", ".join(ctx.workspace.relative(f) for f in secrets[:5])
+            # As named in the workspace: a link to a secret shows under its own name.
+            names = ", ".join(f.relative_to(ctx.workspace.root).as_posix() for f in secrets[:5])
             result = result.with_note(
                 f"(not searched: {len(secrets)} file(s) that look like secrets, e.g. {names}; "
                 "read_file asks the user before reading one)"

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gemma_code.agent.protocols import ShellSandbox, ToolContext, ToolError, ToolResult
 
+from .shell_env import sandbox_environment
+
 MAX_TIMEOUT = 600.0
 HEAD_BYTES = 8192
 TAIL_BYTES = 8192
@@ -96,6 +98,8 @@ class RunShell:
     def __call__(self, args: RunShell.Args, ctx: ToolContext) -> ToolResult:
         if not args.command.strip():
             raise ToolError("command is empty; give a bash command to run.")
+        if "\0" in args.command:
+            raise ToolError("the command holds a NUL byte, which bash cannot be given; remove it.")
         timeout = min(args.timeout or ctx.shell_timeout, MAX_TIMEOUT)
         if ctx.cancel.is_set():
             return ToolResult.text(
@@ -114,7 +118,7 @@ class RunShell:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, **ENV_OVERRIDES},
+            env=_environment(ctx.sandbox),
             # A sandbox ends its processes itself when we die (bwrap --die-with-parent).
             preexec_fn=_die_with_parent() if ctx.sandbox is None else None,
         )
@@ -130,6 +134,14 @@ class RunShell:
         )
         note = _sandbox_note(ctx.sandbox, result) if outcome == "exit" else None
         return result.with_note(note) if note else result
+
+
+def _environment(sandbox: ShellSandbox | None) -> dict[str, str]:
+    """The command's environment: a sandboxed one gets no credential-looking variables."""
+    env = {**os.environ, **ENV_OVERRIDES}
+    if sandbox is None:
+        return env
+    return sandbox_environment(env, getattr(sandbox, "env_pass", ()))
 
 
 def _pump(
@@ -242,7 +254,8 @@ def _result(
             f"{output}[killed after {timeout:g}s: the command timed out; output above is partial]"
         )
         return ToolResult.text(
-            text, is_error=True, exit_code=code, summary=f"timed out after {timeout:g}s: {short}"
+            text, is_error=True, exit_code=code, summary=f"timed out after {timeout:g}s: {short}",
+            error_kind="timed_out",
         )
     if outcome == "cancelled":
         text = f"{output}[cancelled by the user after {took:.1f}s; output above is partial]"

@@ -269,7 +269,7 @@ def _tolerant_edit(
     keys = [_key(line) for line in lines[:body]]
     old_keys = [_key(line) for line in old]
     if not any(old_keys):
-        raise ToolError(f"`old` (only whitespace) was not found in {shown}.")
+        raise ToolError(f"`old` (only whitespace) was not found in {shown}.", "edit_old_not_found")
     n = len(old)
     hits = [i for i in range(body - n + 1) if keys[i : i + n] == old_keys]
     if len(hits) > 1 and not replace_all:
@@ -361,12 +361,14 @@ def _affordable(keys: list[str], n: int) -> bool:
 def _not_found(lines: list[str], keys: list[str], old_keys: list[str], shown: str) -> ToolError:
     if not lines or not any(keys):
         return ToolError(
-            f"`old` was not found in {shown}, which is empty; use write_file to fill it."
+            f"`old` was not found in {shown}, which is empty; use write_file to fill it.",
+            "edit_old_not_found",
         )
     if not _affordable(keys, len(old_keys)):
         return ToolError(
             f"`old` was not found in {shown} (not even ignoring whitespace). Use grep to find the "
-            "lines you mean, read_file to see them, and copy them exactly into `old`."
+            "lines you mean, read_file to see them, and copy them exactly into `old`.",
+            "edit_old_not_found",
         )
     n = min(len(old_keys), len(keys))
     start = _closest_window(keys, old_keys[:n])
@@ -375,7 +377,8 @@ def _not_found(lines: list[str], keys: list[str], old_keys: list[str], shown: st
     return ToolError(
         f"`old` was not found in {shown} (not even ignoring whitespace). The closest lines are "
         f"{start + 1}-{end}:\n{numbered}\nCopy the exact text from the file (without the line "
-        "numbers) into `old` and retry; read_file shows the current content."
+        "numbers) into `old` and retry; read_file shows the current content.",
+        "edit_old_not_found",
     )
 
 

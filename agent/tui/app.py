@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from textual import on, work
@@ -13,32 +14,26 @@ from textual.binding import Binding
 from textual.content import Content
 from textual.widgets import Footer, OptionList
 
+from gemma_code.agent.attachments import expand_mentions
 from gemma_code.agent.config import Settings
-from gemma_code.agent.events import ApprovalNeeded, ApprovalResolved, ToolFinished, Usage
-from gemma_code.agent.messages import Message as ChatMessage
+from gemma_code.agent.events import AgentEvent, ApprovalNeeded, ApprovalResolved, ToolFinished, Usage
 from gemma_code.agent.messages import UserMessage
-from gemma_code.agent.protocols import Backend
-from gemma_code.agent.session import Session
-from gemma_code.agent.sessions import SessionFile, SessionNotFound, SessionStore
+from gemma_code.agent.models import BackendOpener, model_label, open_backend_with_progress
+from gemma_code.agent.session import Session, SessionLifecycle
+from gemma_code.agent.sessions import SessionNotFound, SessionStore
+from gemma_code.agent.trust import TrustOffer
 
 from .approval import ApprovalPrompt
-from .attach import AttachmentBar, ImageSource
-from .commands import MODES, HelpScreen, complete_command, run_command
-from .input import PromptInput, Suggestion, expand_mentions, file_suggestions, list_files
+from .attach import AttachmentBar, ImageAttacher
+from .commands import MODE_HELP, HelpScreen, complete_command, run_command
+from .input import PromptInput, Suggestion, file_suggestions, list_files
 from .messages import AgentEventPosted, LoadReporter, LoadUpdate, ModelLoaded, TurnEnded
-from .runtime import (
-    BackendOpener, QueueApprover, git_state, model_label, open_backend_with_progress, pick_theme,
-)
+from .runtime import QueueApprover, git_state, pick_theme
 from .status import StatusBar, WorkingLine
 from .transcript import Transcript, user_display
+from .trust import start_model
 from .widgets import LoadingBlock, NoticeBlock, ToolBlock, UserBlock
 
-MODE_HELP = {
-    "read-only": "no edits and no commands",
-    "ask": "asks before every edit and command",
-    "auto-edit": "edits without asking, asks before commands",
-    "auto": "runs edits and commands without asking",
-}
 QUIT_WINDOW = 2.0  # seconds in which a second Ctrl+C quits
 IMAGES_ONLY_TEXT = "See the attached image."  # what is sent when only images were given
 
@@ -65,24 +60,22 @@ class GemmaCodeApp(App[None]):
         store: SessionStore | None = None,
         resume: str | None = None,
         theme: str | None = None,
+        trust: TrustOffer | None = None,
     ) -> None:
         super().__init__()
-        self.settings = settings
+        self.trust_offer = trust  # the project's settings that lower safety: asked about at start
         self.root = Path(root).resolve()
         self.open_backend = open_backend or open_backend_with_progress
-        self.store = store
         self.resume_id = resume
         chosen = theme or pick_theme()
         self.theme = chosen if chosen in self.available_themes else "textual-dark"
         self.approver = QueueApprover()
-        self.mode: str = settings.approval
-        self.session: Session | None = None
+        self.lifecycle = SessionLifecycle(settings, self.root, self.approver, store)
+        self.approver.cancel = self.lifecycle.cancel
         self.files: list[str] = []
         self.running = False
         self.idle = threading.Event()
         self.idle.set()
-        self._saved: SessionFile | None = None
-        self._history: list[ChatMessage] | None = None
         self._loading: LoadingBlock | None = None
         self._pending: str | None = None
         self._last_ctrl_c = 0.0
@@ -90,12 +83,14 @@ class GemmaCodeApp(App[None]):
     # --- layout -----------------------------------------------------------------------
 
     def compose(self):
-        yield Transcript(self.root, id="transcript")
+        yield Transcript(id="transcript")
         yield WorkingLine(id="working")
         menu = OptionList(id="menu")
         yield menu
-        yield AttachmentBar(id="attachments")
-        yield PromptInput(menu, self._complete, self._pasted, id="prompt")
+        bar = AttachmentBar(id="attachments")
+        self.images = ImageAttacher(bar, self.root, lambda: self.session, self.say)
+        yield bar
+        yield PromptInput(menu, self._complete, self.images.pasted, id="prompt")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -115,12 +110,24 @@ class GemmaCodeApp(App[None]):
     def attachments(self) -> AttachmentBar:
         return self.query_one(AttachmentBar)
 
+    @property
+    def session(self) -> Session | None:
+        return self.lifecycle.session
+
+    @property
+    def session_id(self) -> str | None:
+        return self.lifecycle.session_id
+
+    @property
+    def current_model(self) -> str:  # as the status bar names it
+        return self.status.model
+
     async def on_mount(self) -> None:
         self.query_one("#menu").display = False
         self.query_one(WorkingLine).hide()
-        self.status.mode = self.mode
+        self.status.mode = self.lifecycle.mode
         self.status.workspace = self.root.name
-        self.status.model = model_label(self.settings, None)
+        self.status.model = model_label(self.lifecycle.settings)
         self.prompt.border_title = "message · Enter sends · Ctrl+J new line · / commands · @ files"
         self.prompt.can_send_empty = lambda: bool(self.attachments.pending)
         await self.say(Content.assemble(
@@ -129,7 +136,7 @@ class GemmaCodeApp(App[None]):
         ))
         if self.resume_id:
             await self.resume_session(self.resume_id)
-        self.load_model(self.settings)
+        start_model(self, self.trust_offer)
         self.refresh_workspace()
         self.prompt.focus()
 
@@ -155,42 +162,28 @@ class GemmaCodeApp(App[None]):
                 backend.close()  # the app closed while the model loaded
 
     async def _show_loading(self, settings: Settings) -> None:
-        self._loading = LoadingBlock(model_label(settings, None))
-        await self.transcript.add(self._loading)
-        self._loading.query_one(".loading-bar").display = False
+        self._loading = await self.transcript.add(LoadingBlock(model_label(settings)))
 
     def on_load_update(self, message: LoadUpdate) -> None:
-        if self._loading is None:
-            return
-        if message.text:
-            self._loading.note(message.text)
-        if message.total:
-            self._loading.progress(message.done, message.total)
+        if self._loading is not None:
+            self._loading.take_update(message.text, message.done, message.total)
 
     async def on_model_loaded(self, message: ModelLoaded) -> None:
         if self._loading is not None:
             await self._loading.remove()
             self._loading = None
-        label = model_label(message.settings, message.backend)
-        if message.backend is None:
+        label, backend = model_label(message.settings), message.backend
+        if backend is None:
             if self.session is None:
                 self.status.model = f"{label} (not loaded)"
             await self._load_failed(label, message.error)
             return
-        old = self.session
-        history = old.agent.messages if old else self._history
-        saved = old.saved if old else self._saved
-        self.settings = message.settings
-        self.session = self._make_session(message.backend, saved, history)
+        old = self.lifecycle.use_backend(backend, message.settings)
+        self.status.model, self.status.backend = label, backend.name
+        self.status.context_size, self.status.usage = backend.context_size, None
+        await self.say(f"model ready: {label} ({backend.name}, context {backend.context_size})")
         if old is not None:
-            old.backend.close()
-        self.status.model, self.status.backend = label, message.backend.name
-        self.status.context_size, self.status.usage = message.backend.context_size, None
-        await self.say(f"model ready: {label} ({message.backend.name}, context {message.backend.context_size})")
-        if old is not None and old.backend.vision != message.backend.vision and self.attachments.pending:
-            await self.say("the attached images were prepared for the previous model, which "
-                           f"{'saw' if old.backend.vision else 'could not see'} images; "
-                           "/image clear and attach them again", "warning")
+            await self.images.model_changed(old.vision, backend.vision)
         if self._pending is not None:
             text, self._pending = self._pending, None
             await self._start_turn(text, shown=True)
@@ -205,23 +198,13 @@ class GemmaCodeApp(App[None]):
             self.prompt.load_text(self._pending)
             self._pending = None
 
-    def _make_session(
-        self, backend: Backend, saved: SessionFile | None, history: list[ChatMessage] | None
-    ) -> Session:
-        session = Session(self.settings, backend, self.root, self.approver, saved, history)
-        session.agent.tools.mode = self.mode
-        if self.session is not None:  # "always" answers hold for as long as the app runs
-            session.agent.tools.keep_approvals_of(self.session.agent.tools)
-        self.approver.cancel = session.cancel
-        return session
-
     async def switch_model(self, name: str) -> None:
         if await self._refuse_while_running():
             return
         if self._loading is not None:
             await self.say("a model is loading already; switch when it is ready", "error")
             return
-        self.load_model(self.settings.model_copy(update={"model": name}))
+        self.load_model(self.lifecycle.settings.model_copy(update={"model": name}))
 
     # --- turns ------------------------------------------------------------------------
 
@@ -258,21 +241,19 @@ class GemmaCodeApp(App[None]):
             await self.transcript.add(UserBlock(text, expanded.attached))
         for problem in expanded.problems:
             await self.say(problem, "warning")
-        if self.session.saved is None and self.store is not None:
-            self.session.saved = self.store.create(self.root, self.settings.model)
         self.transcript.anchor()
         self.running = True
         self.idle.clear()
         self.approver.reset()
         self.query_one(WorkingLine).show("working… Esc interrupts")
-        self.run_turn(self.session, UserMessage.of(expanded.text, self.attachments.pending.parts()))
+        self.run_turn(self.lifecycle.run(UserMessage.of(expanded.text, self.attachments.pending.parts())))
         self.attachments.clear()
 
     @work(thread=True, group="turn", exit_on_error=False)
-    def run_turn(self, session: Session, user: UserMessage) -> None:
+    def run_turn(self, events: Iterator[AgentEvent]) -> None:
         error = None
         try:
-            for event in session.run(user):
+            for event in events:
                 self.post_message(AgentEventPosted(event))
         except Exception as exc:  # noqa: BLE001 - shown in the transcript; the app stays up
             error = exc
@@ -301,8 +282,7 @@ class GemmaCodeApp(App[None]):
         for prompt in self.transcript.pending_prompts():
             prompt.answered = True
             await prompt.remove()
-        if message.error is not None:
-            error = message.error
+        if (error := message.error) is not None:
             await self.say(f"the turn failed: {type(error).__name__}: {error}", "error")
         self.refresh_workspace()
         if not isinstance(self.focused, ApprovalPrompt):
@@ -314,52 +294,18 @@ class GemmaCodeApp(App[None]):
 
     @work(thread=True, group="workspace", exclusive=True, exit_on_error=False)
     def refresh_workspace(self) -> None:
-        state = git_state(self.root)
-        files = list_files(self.root)
-        self.call_from_thread(self._set_workspace, state, files)
+        self.call_from_thread(self._set_workspace, git_state(self.root), list_files(self.root))
 
     def _set_workspace(self, state: str, files: list[str]) -> None:
         self.status.git, self.files = state, files
 
     # --- images -----------------------------------------------------------------------
 
-    async def _attach(self, name: str, source: ImageSource, tag: str = "") -> None:
-        if self.session is None:
-            await self.say(f"cannot attach {name}: no model is loaded yet (attaching needs to "
-                           "know whether it sees images)", "error")
-            return
-        self.attachments.attach(self.session, name, source, tag)
-
-    async def attach_files(self, paths: list[Path]) -> None:
-        for path in paths:
-            await self._attach(path.name, lambda path=path: path)
-
-    async def attach_clipboard(self, tag: str = "") -> None:
-        from gemma_code.agent.clipboard import grab_image
-
-        await self._attach("clipboard image", grab_image, tag)
-
-    async def _pasted(self, text: str) -> bool:
-        """A paste of nothing but image paths (a drag and drop) attaches them."""
-        from gemma_code.agent.attachments import pasted_images
-
-        paths = pasted_images(text, self.root)
-        if paths:
-            await self.attach_files(paths)
-        return bool(paths)
-
     async def on_prompt_input_clipboard_image_wanted(self, message: PromptInput.ClipboardImageWanted) -> None:
-        await self.attach_clipboard(tag="ctrl+v")
+        await self.images.clipboard(tag="ctrl+v")
 
     async def on_attachment_bar_done(self, message: AttachmentBar.Done) -> None:
-        from gemma_code.agent.clipboard import NoClipboardImage
-
-        if isinstance(message.error, NoClipboardImage) and message.tag == "ctrl+v" and self.clipboard:
-            self.prompt.paste_local()  # Ctrl+V after Ctrl+X in the input: the cut text
-        elif message.error is not None:
-            await self.say(str(message.error), "error")
-        elif message.kept:
-            await self.say(f"📎 {message.result.how}")
+        await self.images.report(message, self.prompt.paste_local if self.clipboard else None)
 
     # --- keys -------------------------------------------------------------------------
 
@@ -390,11 +336,9 @@ class GemmaCodeApp(App[None]):
 
     def set_mode(self, mode: str | None) -> None:
         """Set the approval mode, or move to the next one."""
-        self.mode = mode or MODES[(MODES.index(self.mode) + 1) % len(MODES)]
-        if self.session is not None:
-            self.session.agent.tools.mode = self.mode
-        self.status.mode = self.mode
-        self.notify(f"approval mode: {self.mode} ({MODE_HELP[self.mode]})", timeout=3)
+        mode = self.lifecycle.set_mode(mode)
+        self.status.mode = mode
+        self.notify(f"approval mode: {mode} ({MODE_HELP[mode]})", timeout=3)
 
     # --- conversations ----------------------------------------------------------------
 
@@ -405,13 +349,12 @@ class GemmaCodeApp(App[None]):
 
     async def undo_last_turn(self) -> None:
         """Restore the files the last turn changed (see `Session.undo`)."""
-        from gemma_code.agent.checkpoints import CheckpointError, Checkpoints, undo_summary
+        from gemma_code.agent.checkpoints.records import CheckpointError, undo_summary
 
         if await self._refuse_while_running():
             return
-        undo = self.session.undo if self.session else Checkpoints(self.root).undo
         try:
-            result = await asyncio.to_thread(undo)
+            result = await asyncio.to_thread(self.lifecycle.undo)
         except CheckpointError as exc:
             await self.say(str(exc), "error")
             return
@@ -422,20 +365,15 @@ class GemmaCodeApp(App[None]):
         if await self._refuse_while_running():
             return
         await self.transcript.clear_blocks()
-        self._history, self._saved = None, None
-        if self.session is not None:
-            self.session = self._make_session(self.session.backend, None, None)
+        self.lifecycle.clear()
         self.status.usage = None
         await self.say("new conversation")
 
-    def session_ids(self) -> list[str]:
-        return [info.id for info in self.store.list(self.root)] if self.store else []
-
     async def resume_session(self, session_id: str) -> None:
-        if await self._refuse_while_running() or self.store is None:
+        if await self._refuse_while_running() or self.lifecycle.store is None:
             return
         try:
-            saved, history = self.store.load(session_id)
+            history = self.lifecycle.resume(session_id)
         except SessionNotFound as exc:
             await self.say(str(exc), "error")
             return
@@ -444,9 +382,6 @@ class GemmaCodeApp(App[None]):
         for message in history:
             if isinstance(message, UserMessage):
                 self.prompt.sent.add(user_display(message.typed))
-        self._saved, self._history = saved, history
-        if self.session is not None:
-            self.session = self._make_session(self.session.backend, saved, history)
         await self.say(f"resumed session {session_id} ({len(history)} messages)")
 
     # --- leaving ----------------------------------------------------------------------
@@ -455,17 +390,10 @@ class GemmaCodeApp(App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
-        if self.session is not None:
-            self.session.cancel.set()  # stops generation, a shell command, a waiting approval
+        self.lifecycle.cancel.set()  # stops generation, a shell command, a waiting approval
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """After the app has exited: let the turn thread stop, then free the model."""
-        if self.session is not None:
-            self.session.cancel.set()
-            if self.idle.wait(timeout):
-                self.session.backend.close()
-
-    @property
-    def session_id(self) -> str | None:
-        saved = self.session.saved if self.session else self._saved
-        return saved.info.id if saved else None
+        self.lifecycle.cancel.set()
+        if self.idle.wait(timeout):
+            self.lifecycle.close()

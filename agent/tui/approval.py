@@ -2,64 +2,27 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from textual import on
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Input, Static
 
-from gemma_code.agent.messages import ToolCall
-from gemma_code.agent.protocols import ApprovalDecision, ToolError
-from gemma_code.tools.textfile import find_edit, unified_diff
+from gemma_code.agent.events import ApprovalNeeded
+from gemma_code.agent.protocols import ApprovalDecision
 
 from .widgets import diff_content, preview
 
 PREVIEW_LINES = 10
 
 
-def _current_text(root: Path | None, name: str) -> str | None:
-    """The file's text today, or None when it is not there (or not readable as text)."""
-    if root is None:
-        return None
-    path = (root / name).resolve()
-    if not path.is_relative_to(root.resolve()) or not path.is_file():
-        return None
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _planned_diff(call: ToolCall, root: Path | None) -> str | None:
-    """The diff the call would make, worked out from the file as it is now."""
-    args, name = call.arguments, str(call.arguments.get("path", "?"))
-    old = _current_text(root, name)
-    try:
-        if call.name == "write_file":
-            return unified_diff(old or "", str(args.get("content", "")), name)
-        if call.name == "edit_file" and old is not None:
-            edit = find_edit(old, str(args.get("old", "")), str(args.get("new", "")),
-                             replace_all=bool(args.get("replace_all")), shown=name)
-            return unified_diff(old, edit.text, name)
-    except ToolError:
-        return None  # the tool will say what is wrong
-    return None
-
-
-def change_preview(call: ToolCall, root: Path | None = None) -> Content:
-    """What the call would do, for the person to judge before saying yes."""
-    args = call.arguments
-    if call.name == "run_shell":
-        return Content.styled("$ " + str(args.get("command", "")), "$text-accent")
-    diff = _planned_diff(call, root)
-    if diff == "":
+def change_preview(event: ApprovalNeeded) -> Content:
+    """What the call would do (the command, or the tool's planned diff), for the person to judge."""
+    if event.command is not None:
+        return Content.styled("$ " + event.command, "$text-accent")
+    if event.diff == "":
         return Content.styled("(no change: the file already reads like this)", "$text-muted")
-    if diff is None and call.name == "edit_file":
-        lines = [f"-{line}" for line in str(args.get("old", "")).splitlines()]
-        diff = "\n".join(lines + [f"+{line}" for line in str(args.get("new", "")).splitlines()])
-    return preview(diff_content(diff), PREVIEW_LINES, False) if diff else Content("")
+    return preview(diff_content(event.diff), PREVIEW_LINES, False) if event.diff else Content("")
 
 
 class ApprovalPrompt(Vertical, can_focus=True):
@@ -77,19 +40,17 @@ class ApprovalPrompt(Vertical, can_focus=True):
             self.decision = decision
             super().__init__()
 
-    def __init__(
-        self, call: ToolCall, reason: str, root: Path | None = None, always: str | None = None
-    ) -> None:
+    def __init__(self, event: ApprovalNeeded) -> None:
         super().__init__(classes="approval")
-        self.call = call
-        self.reason = reason
-        self.always = always  # what "always" allows; None: the choice is not offered
-        self.root = root
+        self.event = event
+        self.call = event.call
+        self.reason = event.reason
+        self.always = event.always  # what "always" allows; None: the choice is not offered
         self.answered = False
 
     def compose(self):
         yield Static(Content.styled(f"⚠ {self.reason}", "bold $text-warning"), classes="approval-reason")
-        change = change_preview(self.call, self.root)
+        change = change_preview(self.event)
         if change.plain:
             yield Static(change, classes="approval-change")
         with Horizontal(classes="approval-buttons"):

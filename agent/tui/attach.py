@@ -1,4 +1,5 @@
-"""The line above the input that lists the images for the next message, and reads them.
+"""Images for the next message: the line above the input that lists and reads them, and the
+attacher that takes them from files, the clipboard or a drop and says how it went.
 
 Reading an image may take seconds (OCR for a model without vision), so it runs in a worker
 thread; the result comes back as an `AttachmentBar.Done` message, which bubbles to the app.
@@ -6,7 +7,7 @@ thread; the result comes back as an `AttachmentBar.Done` message, which bubbles 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from textual import work
@@ -14,12 +15,14 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from gemma_code.agent.attachments import Attachment, PendingAttachments
+from gemma_code.agent.attachments import Attachment, PendingAttachments, pasted_images
 from gemma_code.agent.images import ImageError, ImageForModel
 from gemma_code.agent.session import Session
 
 # Called in the worker thread: the image's file, or its encoded bytes (from the clipboard).
 ImageSource = Callable[[], Path | bytes]
+# (text, kind) -> shown in the transcript
+Say = Callable[[str, str], Awaitable[None]]
 
 
 class AttachmentBar(Static):
@@ -90,3 +93,54 @@ class AttachmentBar(Static):
             parts.append("  " if ready else "")
             parts.append((f"reading {', '.join(reading)}…", "$text-muted italic"))
         self.update(Content.assemble(*parts))
+
+
+class ImageAttacher:
+    """Attaches images to the next message (files, the clipboard, a drop) and says how it went."""
+
+    def __init__(self, bar: AttachmentBar, root: Path, session: Callable[[], Session | None],
+                 say: Say) -> None:
+        self.bar, self.root, self.session, self.say = bar, root, session, say
+
+    async def _attach(self, name: str, source: ImageSource, tag: str = "") -> None:
+        session = self.session()
+        if session is None:
+            await self.say(f"cannot attach {name}: no model is loaded yet (attaching needs to "
+                           "know whether it sees images)", "error")
+            return
+        self.bar.attach(session, name, source, tag)
+
+    async def files(self, paths: list[Path]) -> None:
+        for path in paths:
+            await self._attach(path.name, lambda path=path: path)
+
+    async def clipboard(self, tag: str = "") -> None:
+        from gemma_code.agent.clipboard import grab_image
+
+        await self._attach("clipboard image", grab_image, tag)
+
+    async def pasted(self, text: str) -> bool:
+        """A paste of nothing but image paths (a drag and drop) attaches them."""
+        paths = pasted_images(text, self.root)
+        if paths:
+            await self.files(paths)
+        return bool(paths)
+
+    async def report(self, done: AttachmentBar.Done, paste_cut: Callable[[], None] | None) -> None:
+        """Say how reading an image went; Ctrl+V with no image on the clipboard runs
+        `paste_cut` instead (the text cut in the app, when there is some)."""
+        from gemma_code.agent.clipboard import NoClipboardImage
+
+        if isinstance(done.error, NoClipboardImage) and done.tag == "ctrl+v" and paste_cut:
+            paste_cut()
+        elif done.error is not None:
+            await self.say(str(done.error), "error")
+        elif done.kept:
+            await self.say(f"📎 {done.result.how}", "info")
+
+    async def model_changed(self, saw: bool, sees: bool) -> None:
+        """Warn when the attached images were prepared for a model that saw differently."""
+        if saw != sees and self.bar.pending:
+            await self.say("the attached images were prepared for the previous model, which "
+                           f"{'saw' if saw else 'could not see'} images; "
+                           "/image clear and attach them again", "warning")

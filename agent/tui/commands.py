@@ -1,12 +1,16 @@
-"""Slash commands: what each does, its completion, and the help screen."""
+"""Slash commands: what each does, its completion, and the help screen.
+
+Commands see the app only through `CommandTarget`, the few things they use.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import Protocol
 
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -14,19 +18,23 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from gemma_code.agent.config import ApprovalMode
 from gemma_code.agent.events import ToolFinished
 from gemma_code.agent.messages import ToolCall
+from gemma_code.agent.session import APPROVAL_MODES, SessionLifecycle
 
+from .attach import AttachmentBar, ImageAttacher
 from .input import Suggestion
 from .runtime import git_diff
-from .transcript import user_display
+from .transcript import Transcript, user_display
 from .widgets import ToolBlock
 
-if TYPE_CHECKING:
-    from .app import GemmaCodeApp
-
-MODES: tuple[str, ...] = get_args(ApprovalMode)
+MODES: tuple[str, ...] = APPROVAL_MODES
+MODE_HELP = {
+    "read-only": "no edits and no commands",
+    "ask": "asks before every edit and command",
+    "auto-edit": "edits without asking, asks before commands",
+    "auto": "runs edits and commands without asking",
+}
 NOT_YET = {
     "compact": "compacting the conversation arrives with compaction",
 }
@@ -47,44 +55,69 @@ KEYS = [
 ]
 
 
+class CommandTarget(Protocol):
+    """What the commands need of the app: its session lifecycle, a few widgets and actions."""
+
+    root: Path
+    lifecycle: SessionLifecycle
+    images: ImageAttacher
+
+    @property
+    def transcript(self) -> Transcript: ...
+    @property
+    def attachments(self) -> AttachmentBar: ...
+    @property
+    def current_model(self) -> str: ...
+
+    async def say(self, text: str | Content, kind: str = "info") -> None: ...
+    def set_mode(self, mode: str | None) -> None: ...
+    async def switch_model(self, name: str) -> None: ...
+    async def new_conversation(self) -> None: ...
+    async def resume_session(self, session_id: str) -> None: ...
+    async def undo_last_turn(self) -> None: ...
+    def suspend(self) -> AbstractContextManager[None]: ...
+    def action_help(self) -> None: ...
+    async def action_quit(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
     help: str
-    run: Callable[[GemmaCodeApp, str], Awaitable[None]]
+    run: Callable[[CommandTarget, str], Awaitable[None]]
     args: str = ""  # shown in help, e.g. "[MODE]"; "" when it takes none
-    choices: Callable[[GemmaCodeApp], list[str]] | None = None
+    choices: Callable[[CommandTarget], list[str]] | None = None
     # (app, the argument typed so far) -> completions; for arguments that are paths
-    complete: Callable[[GemmaCodeApp, str], list[str]] | None = None
+    complete: Callable[[CommandTarget, str], list[str]] | None = None
 
 
-async def _help(app: GemmaCodeApp, arg: str) -> None:
-    app.push_screen(HelpScreen())
+async def _help(app: CommandTarget, arg: str) -> None:
+    app.action_help()
 
 
-async def _model(app: GemmaCodeApp, arg: str) -> None:
+async def _model(app: CommandTarget, arg: str) -> None:
     if arg:
         await app.switch_model(arg)
         return
-    from gemma_code.backends.registry import ModelError, format_size, is_present, load_registry
+    from gemma_code.agent.models import ModelError, list_models
 
     try:
-        specs = list(load_registry().values())
+        entries = list_models()
     except ModelError as exc:
         await app.say(str(exc), "error")
         return
-    width = max(len(s.name) for s in specs)
-    lines = [f"{s.name:<{width}}  {format_size(s.size_bytes):>8}  "
-             f"{'here' if is_present(s) else 'not here':<8}  {s.backend}" for s in specs]
-    await app.say(f"models (current: {app.status.model}); /model NAME switches, /pull NAME downloads\n"
+    width = max(len(e.spec.name) for e in entries)
+    lines = [f"{e.spec.name:<{width}}  {e.size:>8}  "
+             f"{'here' if e.present else 'not here':<8}  {e.spec.backend}" for e in entries]
+    await app.say(f"models (current: {app.current_model}); /model NAME switches, /pull NAME downloads\n"
                   + "\n".join(lines))
 
 
-async def _clear(app: GemmaCodeApp, arg: str) -> None:
+async def _clear(app: CommandTarget, arg: str) -> None:
     await app.new_conversation()
 
 
-async def _diff(app: GemmaCodeApp, arg: str) -> None:
+async def _diff(app: CommandTarget, arg: str) -> None:
     diff = await asyncio.to_thread(git_diff, app.root)
     block = ToolBlock(ToolCall(name="git diff"))
     await app.transcript.add(block)
@@ -94,12 +127,13 @@ async def _diff(app: GemmaCodeApp, arg: str) -> None:
                               content=(), summary=summary, diff=diff or None))
 
 
-async def _undo(app: GemmaCodeApp, arg: str) -> None:
+async def _undo(app: CommandTarget, arg: str) -> None:
     await app.undo_last_turn()
 
 
-async def _checkpoints(app: GemmaCodeApp, arg: str) -> None:
-    from gemma_code.agent.checkpoints import CheckpointError, Checkpoints
+async def _checkpoints(app: CommandTarget, arg: str) -> None:
+    from gemma_code.agent.checkpoints.records import CheckpointError
+    from gemma_code.agent.checkpoints.store import Checkpoints
 
     try:
         listed = await asyncio.to_thread(Checkpoints(app.root).list)
@@ -115,14 +149,14 @@ async def _checkpoints(app: GemmaCodeApp, arg: str) -> None:
                   + "\n".join(lines))
 
 
-def _not_yet(name: str) -> Callable[[GemmaCodeApp, str], Awaitable[None]]:
-    async def run(app: GemmaCodeApp, arg: str) -> None:
+def _not_yet(name: str) -> Callable[[CommandTarget, str], Awaitable[None]]:
+    async def run(app: CommandTarget, arg: str) -> None:
         await app.say(f"/{name} is not available yet: {NOT_YET[name]}.", "warning")
 
     return run
 
 
-async def _image(app: GemmaCodeApp, arg: str) -> None:
+async def _image(app: CommandTarget, arg: str) -> None:
     from gemma_code.agent.attachments import image_arguments
 
     if not arg:
@@ -132,50 +166,50 @@ async def _image(app: GemmaCodeApp, arg: str) -> None:
         await app.say(f"dropped {count} attachment{'s' if count != 1 else ''}" if count
                       else "no images are attached")
     else:
-        await app.attach_files(image_arguments(arg, app.root))
+        await app.images.files(image_arguments(arg, app.root))
 
 
-async def _paste(app: GemmaCodeApp, arg: str) -> None:
-    await app.attach_clipboard()
+async def _paste(app: CommandTarget, arg: str) -> None:
+    await app.images.clipboard()
 
 
-def _image_paths(app: GemmaCodeApp, typed: str) -> list[str]:
+def _image_paths(app: CommandTarget, typed: str) -> list[str]:
     from gemma_code.agent.attachments import complete_path
 
     clear = ["clear"] if typed and "clear".startswith(typed) else []
     return clear + complete_path(typed, app.root)
 
 
-async def _approval(app: GemmaCodeApp, arg: str) -> None:
+async def _approval(app: CommandTarget, arg: str) -> None:
     if arg and arg not in MODES:
         await app.say(f"unknown approval mode {arg!r}; choose one of: {', '.join(MODES)}", "error")
         return
     app.set_mode(arg or None)
 
 
-async def _sessions(app: GemmaCodeApp, arg: str) -> None:
-    infos = app.store.list(app.root) if app.store else []
+async def _sessions(app: CommandTarget, arg: str) -> None:
+    infos = app.lifecycle.saved_sessions()
     if not infos:
         await app.say("no saved sessions for this workspace yet")
         return
-    current = app.session_id
+    current = app.lifecycle.session_id
     lines = [f"{i.id}  {Path(i.model).name}  {user_display(i.title) or '(empty)'}"
              f"{'  (this one)' if i.id == current else ''}" for i in infos[:20]]
     await app.say("saved sessions (/resume ID goes on with one):\n" + "\n".join(lines))
 
 
-async def _resume(app: GemmaCodeApp, arg: str) -> None:
+async def _resume(app: CommandTarget, arg: str) -> None:
     if not arg:
         await _sessions(app, arg)
     else:
         await app.resume_session(arg)
 
 
-async def _pull(app: GemmaCodeApp, arg: str) -> None:
+async def _pull(app: CommandTarget, arg: str) -> None:
     """Download in the terminal itself, with the hub's progress bars, then come back."""
     from textual.app import SuspendNotSupported
 
-    from gemma_code.agent.model_commands import cmd_pull
+    from gemma_code.agent.models import pull_model
 
     if not arg:
         await app.say("usage: /pull NAME (see /model for the names)", "error")
@@ -183,7 +217,7 @@ async def _pull(app: GemmaCodeApp, arg: str) -> None:
     try:
         with app.suspend():
             print(f"gemma-code: pulling {arg} (the app comes back when it is done)")
-            code = cmd_pull(arg)
+            code = pull_model(arg)
             input("press Enter to go back to gemma-code ")  # so the result can be read
     except SuspendNotSupported:
         await app.say(f"cannot show a download here; run `gemma-code pull {arg}` in a shell", "error")
@@ -194,14 +228,34 @@ async def _pull(app: GemmaCodeApp, arg: str) -> None:
         await app.say(f"pulling {arg} failed (the terminal showed why)", "error")
 
 
-async def _quit(app: GemmaCodeApp, arg: str) -> None:
+async def _map(app: CommandTarget, arg: str) -> None:
+    from gemma_code.agent.context import budgets
+    from gemma_code.agent.context.prepare import load_index, repo_map, token_counter
+
+    session = app.lifecycle.session
+    backend = session.backend if session else None
+    context = backend.context_size if backend else app.lifecycle.settings.context_size or 32768
+    budget = budgets(app.lifecycle.settings, context)[0]
+    if budget <= 0:
+        await app.say("the repo map is off (repo_map_tokens = 0)", "warning")
+        return
+    shown = await asyncio.to_thread(
+        lambda: repo_map(load_index(app.root), arg, budget, token_counter(backend)))
+    await app.say(shown or "no repo map: this workspace has no files the map can list")
+
+
+async def _quit(app: CommandTarget, arg: str) -> None:
     await app.action_quit()
 
 
-def _model_names(app: GemmaCodeApp) -> list[str]:
-    from gemma_code.backends.registry import load_registry
+def _model_names(app: CommandTarget) -> list[str]:
+    from gemma_code.agent.models import model_names
 
-    return list(load_registry())
+    return model_names()
+
+
+def _session_ids(app: CommandTarget) -> list[str]:
+    return [info.id for info in app.lifecycle.saved_sessions()]
 
 
 COMMANDS: dict[str, Command] = {c.name: c for c in [
@@ -217,13 +271,14 @@ COMMANDS: dict[str, Command] = {c.name: c for c in [
     Command("compact", "shorten the conversation (not available yet)", _not_yet("compact")),
     Command("approval", "set the approval mode, or cycle it", _approval, "[MODE]", lambda app: list(MODES)),
     Command("sessions", "list saved sessions of this workspace", _sessions),
-    Command("resume", "go on with a saved session", _resume, "ID", lambda app: app.session_ids()),
+    Command("resume", "go on with a saved session", _resume, "ID", _session_ids),
     Command("pull", "download a model (progress in the terminal)", _pull, "NAME", _model_names),
+    Command("map", "show the repo map the model gets, ranked for TEXT", _map, "[TEXT]"),
     Command("quit", "leave gemma-code", _quit),
 ]}
 
 
-def complete_command(app: GemmaCodeApp, before: str) -> list[Suggestion]:
+def complete_command(app: CommandTarget, before: str) -> list[Suggestion]:
     """Suggestions for a line that starts with `/`: command names, then their arguments."""
     if not before.startswith("/"):
         return []
@@ -248,7 +303,7 @@ def complete_command(app: GemmaCodeApp, before: str) -> list[Suggestion]:
             for choice in found[:8]]
 
 
-async def run_command(app: GemmaCodeApp, line: str) -> None:
+async def run_command(app: CommandTarget, line: str) -> None:
     name, _, arg = line[1:].partition(" ")
     command = COMMANDS.get(name.strip())
     if command is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import events
@@ -13,13 +13,10 @@ from textual.message import Message
 from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from gemma_code.tools.search import walk_files
-from gemma_code.tools.textfile import sniff_binary
+from gemma_code.agent.workspace import LocalWorkspace
 
-MAX_ATTACH_BYTES = 200_000
 MAX_SUGGESTIONS = 8
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
-_MENTION = re.compile(r"(?<!\S)@([^\s@]+)")
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,8 @@ PasteFilter = Callable[[str], Awaitable[bool]]
 
 def list_files(root: Path, limit: int = 20_000) -> list[str]:
     """The repository's files as `/`-separated relative paths, gitignore respected."""
-    return [p.relative_to(root).as_posix() for p in walk_files(root, root)[:limit]]
+    workspace = LocalWorkspace(root)
+    return [p.relative_to(workspace.root).as_posix() for p in workspace.files()[:limit]]
 
 
 def file_suggestions(before: str, files: Sequence[str]) -> list[Suggestion]:
@@ -56,44 +54,6 @@ def file_suggestions(before: str, files: Sequence[str]) -> list[Suggestion]:
         Suggestion(label=f"@{f}", text=f"@{f} ", start=match.start(), end=len(before))
         for f in (starts + inside)[:MAX_SUGGESTIONS]
     ]
-
-
-@dataclass
-class Expanded:
-    """A message as typed, and as the model gets it: with the `@path` files' contents."""
-
-    text: str
-    attached: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def _fence(content: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`{3,}", content)), default=2)
-    return "`" * (longest + 1)
-
-
-def expand_mentions(text: str, root: Path) -> Expanded:
-    """Append the content of each `@path` that names a text file in the workspace."""
-    result = Expanded(text=text)
-    blocks, root = [], root.resolve()
-    for name in dict.fromkeys(m.group(1) for m in _MENTION.finditer(text)):
-        path = (root / name).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
-            continue  # an e-mail address or a decorator, not a file
-        if sniff_binary(path):
-            result.problems.append(f"@{name} is not a text file; not attached")
-            continue
-        data = path.read_bytes()
-        note = ""
-        if len(data) > MAX_ATTACH_BYTES:
-            data, note = data[:MAX_ATTACH_BYTES], f" (first {MAX_ATTACH_BYTES} bytes)"
-        content = data.decode("utf-8", errors="replace")
-        fence = _fence(content)
-        blocks.append(f"Content of {name}{note}:\n{fence}\n{content.rstrip()}\n{fence}")
-        result.attached.append(name)
-    if blocks:
-        result.text = text + "\n\n" + "\n\n".join(blocks)
-    return result
 
 
 class History:

@@ -1,4 +1,4 @@
-"""What the TUI needs from outside Textual: the approver bridge, model opening, git state."""
+"""What the TUI needs from outside Textual: the approver bridge, git state, the theme."""
 
 from __future__ import annotations
 
@@ -6,24 +6,13 @@ import os
 import queue
 import subprocess
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
-from gemma_code.agent.config import Settings
+from gemma_code.agent.host_git import GitRefused, host_repo
 from gemma_code.agent.prompts import git_branch
-from gemma_code.agent.protocols import ApprovalDecision, ApprovalRequest, Backend
+from gemma_code.agent.protocols import ApprovalDecision, ApprovalRequest
 
 INTERRUPTED = "the user interrupted before answering"
-
-
-class Notice(Protocol):
-    """Receives one-line status messages while a model loads (and, optionally, progress)."""
-
-    def __call__(self, text: str) -> None: ...
-
-
-BackendOpener = Callable[[Settings, Notice], Backend]
 
 
 class QueueApprover:
@@ -54,37 +43,10 @@ class QueueApprover:
             self._answers.get_nowait()
 
 
-def open_backend_with_progress(settings: Settings, notice: Notice) -> Backend:
-    """The real opener: a bundled model's first-run assembly reports to the notice's bar."""
-    from gemma_code.backends.factory import open_backend
-
-    return open_backend(settings, notice=notice, progress=getattr(notice, "progress", None))
-
-
-def auto_model_name() -> str:
-    """What `--model auto` loads, by name."""
-    from gemma_code.backends.registry import ModelError, auto_spec
-
-    try:
-        return auto_spec().name
-    except ModelError:
-        return "auto"
-
-
-def model_label(settings: Settings, backend: Backend | None) -> str:
-    """The model's name as people know it: the registry name, or the file's name."""
-    if settings.model == "auto":
-        return auto_model_name()
-    if "/" in settings.model or settings.model.endswith((".gguf", ".json")):
-        return Path(settings.model).name
-    return settings.model
-
-
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, timeout=10,
-        stdin=subprocess.DEVNULL,
-    )
+def _git(root: Path, *args: str) -> tuple[int, str, str]:
+    """git in the workspace's repository as pinned at start, run so that it runs no program."""
+    rc, out, err = host_repo(root).git(*args, timeout=10)
+    return rc, out.decode("utf-8", errors="replace"), err
 
 
 def git_state(root: Path) -> str:
@@ -93,26 +55,26 @@ def git_state(root: Path) -> str:
     if branch is None:
         return ""
     try:
-        status = _git(root, "status", "--porcelain")
-    except (OSError, subprocess.TimeoutExpired):
+        _, status, _ = _git(root, "status", "--porcelain")
+    except (OSError, subprocess.TimeoutExpired, GitRefused):
         return ""
     name = branch
     if name == "HEAD":
         name = "detached"
-    return name + ("*" if status.stdout.strip() else "")
+    return name + ("*" if status.strip() else "")
 
 
 def git_diff(root: Path) -> str:
     """The workspace's uncommitted changes as a unified diff, with untracked files named."""
     try:
-        diff = _git(root, "--no-pager", "diff", "--no-color", "--no-ext-diff")
-        status = _git(root, "status", "--porcelain")
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        rc, diff, err = _git(root, "diff", "--no-color", "--no-ext-diff", "--no-textconv")
+        _, status, _ = _git(root, "status", "--porcelain")
+    except (OSError, subprocess.TimeoutExpired, GitRefused) as exc:
         return f"git diff failed: {exc}"
-    if diff.returncode != 0:
-        return diff.stderr.strip() or "git diff failed (is this a git repository?)"
-    untracked = [line[3:] for line in status.stdout.splitlines() if line.startswith("??")]
-    text = diff.stdout
+    if rc != 0:
+        return err.strip() or "git diff failed (is this a git repository?)"
+    untracked = [line[3:] for line in status.splitlines() if line.startswith("??")]
+    text = diff
     if untracked:
         text += "".join(f"untracked: {name}\n" for name in untracked)
     return text

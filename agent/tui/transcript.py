@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 
 from gemma_code.agent.events import (
-    AgentEvent, ApprovalNeeded, ApprovalResolved, ErrorEvent, Notice, ReasoningDelta, StepStarted,
-    TextDelta, ToolCallStarted, ToolFinished, TurnDone,
+    AgentEvent, ApprovalNeeded, ApprovalResolved, ContextAttached, ErrorEvent, Notice,
+    ReasoningDelta, StepStarted, TextDelta, ToolCallStarted, ToolFinished, TurnDone,
+    VerifyFinished, VerifyStarted,
 )
 from gemma_code.agent.images import OCR_NOTE_START
 from gemma_code.agent.messages import (
@@ -19,6 +19,7 @@ from gemma_code.agent.messages import (
 )
 
 from .approval import ApprovalPrompt
+from .verify_block import VerifyBlock
 from .widgets import AssistantBlock, NoticeBlock, ThinkingBlock, ToolBlock, UserBlock
 
 ENDINGS = {
@@ -56,9 +57,8 @@ def attached_images(message: UserMessage) -> list[str]:
 class Transcript(VerticalScroll):
     """The conversation so far; follows the bottom while it grows."""
 
-    def __init__(self, root: Path | None = None, **kwargs) -> None:
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.root = root
         self.tools: dict[str, ToolBlock] = {}
         self._text: AssistantBlock | None = None
         self._thinking: ThinkingBlock | None = None
@@ -103,7 +103,7 @@ class Transcript(VerticalScroll):
         elif isinstance(event, ApprovalNeeded):
             block = await self._tool(event.call)
             block.waiting()
-            prompt = ApprovalPrompt(event.call, event.reason, self.root, event.always)
+            prompt = ApprovalPrompt(event)
             await block.mount(prompt)
             prompt.focus()
             self.anchor()
@@ -121,6 +121,18 @@ class Transcript(VerticalScroll):
         elif isinstance(event, Notice):
             await self.end_text()
             await self.add(NoticeBlock(event.text))
+        elif isinstance(event, ContextAttached):
+            await self.add(NoticeBlock(event.line()))
+        elif isinstance(event, (VerifyStarted, VerifyFinished)):
+            await self._verify(event)
+
+    async def _verify(self, event: VerifyStarted | VerifyFinished) -> None:
+        """The tests' own block: approval events find it by its call id, like a tool's."""
+        if isinstance(event, VerifyStarted):
+            await self.end_text()
+            self.tools[event.call_id] = await self.add(VerifyBlock(event))
+        elif isinstance(block := self.tools.get(event.call_id), VerifyBlock):
+            block.verified(event)
 
     async def _tool(self, call: ToolCall) -> ToolBlock:
         if call.id not in self.tools:

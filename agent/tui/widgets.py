@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.content import Content
 from textual.widgets import Collapsible, Markdown, ProgressBar, Static
 from textual.widgets.markdown import MarkdownStream
@@ -53,7 +54,9 @@ class Spinner(Static):
 
     def _turn(self) -> None:
         self._frame = (self._frame + 1) % len(SPINNER_FRAMES)
-        self.update(SPINNER_FRAMES[self._frame])
+        # one cell, always: redraw it without laying out the screen (ten times a second, that
+        # took CPU from the model's threads while they decode)
+        self.update(SPINNER_FRAMES[self._frame], layout=False)
 
 
 class UserBlock(Static):
@@ -67,18 +70,35 @@ class UserBlock(Static):
 
 
 class AssistantBlock(Markdown):
-    """The assistant's answer; streamed as it is generated."""
+    """The assistant's answer; streamed as it is generated, `FLUSH_SECONDS` apart at most."""
+
+    # Markdown re-parses and lays out its last block on every update: once a token, that took
+    # CPU from the model's threads on a small machine. Ten updates a second read as smoothly.
+    FLUSH_SECONDS = 0.1
 
     def __init__(self, text: str = "") -> None:
         super().__init__(text, classes="block assistant")
         self._stream: MarkdownStream | None = None
+        self._pending: list[str] = []
+        self._flush_timer: Timer | None = None
 
     async def write(self, fragment: str) -> None:
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self)
-        await self._stream.write(fragment)
+        self._pending.append(fragment)
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(self.FLUSH_SECONDS, self._flush)
+
+    async def _flush(self) -> None:
+        self._flush_timer = None
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            if self._stream is None:
+                self._stream = Markdown.get_stream(self)
+            await self._stream.write(text)
 
     async def finish(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+        await self._flush()
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
@@ -122,6 +142,16 @@ class LoadingBlock(Vertical):
             yield Static(Content(f"Loading {self._label}…"), classes="loading-label")
         yield ProgressBar(total=None, show_eta=True, classes="loading-bar")
         yield Static("", classes="loading-notes")
+
+    def on_mount(self) -> None:
+        self.query_one(ProgressBar).display = False  # until there is progress to show
+
+    def take_update(self, text: str = "", done: int = 0, total: int = 0) -> None:
+        """A note (when `text`) and progress (when `total`) from the loading thread."""
+        if text:
+            self.note(text)
+        if total:
+            self.progress(done, total)
 
     def note(self, text: str) -> None:
         notes = self.query_one(".loading-notes", Static)

@@ -1,7 +1,8 @@
 """What the benchmark scripts share: options, model loading, a token clock, a demo repo, tables.
 
-The scripts are `evals/bench_toolcalls.py`, `evals/bench_cache.py` and
-`evals/bench_overhead.py`; see `evals/README.md`. Nothing here asserts on timings.
+The scripts are `python -m evals.bench.toolcalls`, `.cache`, `.overhead`, `.mlx`, `.screenshot_fix`
+and `.checkpoints`;
+see `evals/README.md`. Nothing here asserts on timings.
 """
 
 from __future__ import annotations
@@ -26,19 +27,27 @@ def parse_args(description: str, extra=None) -> argparse.Namespace:
     """The options every script takes; `extra(parser)` adds a script's own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--model", default=OFFLINE_MODEL, help="registry name (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (default: 2)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="llama.cpp threads, decode and prefill (default: one per physical core)")
     parser.add_argument("--ctx", type=int, default=None,
                         help="context size (default: the model's registry value)")
     parser.add_argument("--seed", type=int, default=1234, help="sampling seed (default: 1234)")
     if extra is not None:
         extra(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.threads_reason = "--threads"
+    if args.threads is None:
+        from gemma_code.backends.threads import default_threads
+
+        choice = default_threads()
+        args.threads, args.threads_reason = choice.count, choice.reason
+    return args
 
 
 def load_model(args: argparse.Namespace, temperature: float | None = None):
     """(spec, backend) for `args.model`, at the registry sampling or at `temperature`."""
     from gemma_code.backends.llama_cpp import LlamaCppBackend
-    from gemma_code.backends.registry import ensure_local, get_spec
+    from gemma_code.backends.models.registry import ensure_local, get_spec
 
     spec = get_spec(args.model)
     return spec, LlamaCppBackend(
@@ -52,7 +61,7 @@ def sampling_at(spec, temperature: float | None):
     """The registry sampling, with the temperature replaced when one is given.
 
     `LlamaCppBackend` samples with the `Sampling` it was built with; it does not read
-    `GenerationOptions.temperature`, so a temperature is set here (as the factory does).
+    `GenerationOptions.temperature`, so a temperature is set here.
     """
     if temperature is None:
         return spec.sampling

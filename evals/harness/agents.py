@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -18,17 +17,19 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-_MALFORMED = ("your tool call could not be read", "unknown tool ", "invalid arguments for ")
-# gemma-code's tool error messages, by what went wrong (first match wins)
-_ERROR_KINDS = (
-    ("repeated call refused", r"^not run: this exact call"),
-    ("edit: old equals new", r"^`old` and `new` are the same"),
-    ("edit: old not found", r"^`old` (\(only whitespace\) )?was not found"),
-    ("edit: already made", r"^this edit was already made|^the matched text in .* already equals `new`"),
-    ("path not found", r"^file not found|does not exist"),
-    ("path outside the workspace", r"is outside the workspace"),
-    ("command timed out", r"^timed out after"),
-)
+# How reports name the kinds of gemma-code's tool errors (`error_kind` of its tool_result
+# events); "malformed" calls are counted apart, and any other kind is "other".
+_ERROR_KIND_LABELS = {
+    "repeated_call": "repeated call refused",
+    "edit_old_equals_new": "edit: old equals new",
+    "edit_old_not_found": "edit: old not found",
+    "edit_already_made": "edit: already made",
+    "unread_file": "edit: file not read (shown)",
+    "extra_call": "extra call in a step, not run",
+    "path_not_found": "path not found",
+    "outside_workspace": "path outside the workspace",
+    "timed_out": "command timed out",
+}
 
 
 class Metrics(BaseModel):
@@ -90,6 +91,7 @@ class GemmaCode:
     max_steps: int = 30
     temperature: float | None = None
     max_tokens: int | None = None
+    threads: int | None = None  # llama.cpp threads (None: gemma-code's default)
     extra: list[str] = field(default_factory=list)
     name: str = "gemma-code"
     sees_images: bool = True
@@ -111,6 +113,8 @@ class GemmaCode:
         env = {k: v for k, v in os.environ.items() if k not in ("GEMMA_CODE_MODEL", "GEMMA_CODE_BACKEND")}
         env["GEMMA_CODE_SESSIONS_DIR"] = str(scratch / "sessions")
         env["GEMMA_CODE_IMAGES_DIR"] = str(scratch / "images")
+        if self.threads is not None:
+            env["GEMMA_CODE_N_THREADS"] = str(self.threads)
         return env
 
     def metrics(self, stdout: Path, stderr: Path) -> Metrics:
@@ -123,12 +127,9 @@ class GemmaCode:
         pass  # its model lives in the process that was stopped
 
 
-def error_kind(summary: str) -> str:
-    """What kind of tool error a gemma-code tool result reports."""
-    for kind, pattern in _ERROR_KINDS:
-        if re.search(pattern, summary):
-            return kind
-    return "other"
+def error_label(kind: str | None) -> str:
+    """How reports name a kind of gemma-code tool error."""
+    return _ERROR_KIND_LABELS.get(kind or "other", "other")
 
 
 def metrics_from_events(path: Path) -> Metrics:
@@ -159,13 +160,12 @@ def metrics_from_events(path: Path) -> Metrics:
             seen.add(key)
         elif kind == "tool_result":
             m.tool_calls += 1
-            summary = event.get("summary", "")
-            malformed = event.get("is_error") and summary.startswith(_MALFORMED)
+            malformed = event.get("is_error") and event.get("error_kind") == "malformed"
             if malformed:
                 m.malformed_calls += 1
             elif event.get("is_error"):
                 m.tool_errors += 1
-                kinds[error_kind(summary)] += 1
+                kinds[error_label(event.get("error_kind"))] += 1
             arguments = calls.get(event.get("call_id"), {}).get("arguments") or {}
             target = os.path.normpath(str(arguments.get("path", "")))
             if event.get("name") == "read_file" and not event.get("is_error"):

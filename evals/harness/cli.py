@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gemma_code.backends.threads import choose_threads
+
 from . import report as reports
 from . import results as store
 from .suites import SUITES_DIR, RepoTask, SuiteError, is_tool_suite, load_suite, suite_names
@@ -42,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="tokens a model request may generate, for every agent alike (default: %(default)s, "
                           "gemma-code's own)")
     run.add_argument("--context-size", type=int, default=None, help="peers' server context (default: the model's, as gemma-code uses)")
+    run.add_argument("--threads", type=int, default=None,
+                     help="llama.cpp threads, decode and prefill, for every agent alike "
+                          "(default: one per physical core, gemma-code's default)")
 
     rep = sub.add_parser("report", help="Markdown tables from results files")
     rep.add_argument("files", nargs="+", type=Path)
@@ -91,7 +96,7 @@ def default_model() -> str:
     downloaded, else the bundled CPU model."""
     import llama_cpp
 
-    from gemma_code.backends.registry import get_spec, is_present
+    from gemma_code.backends.models.registry import get_spec, is_present
 
     if llama_cpp.llama_supports_gpu_offload() and is_present(get_spec(ACCELERATED_MODEL)):
         return ACCELERATED_MODEL
@@ -134,7 +139,9 @@ def _run(args: argparse.Namespace) -> int:
     only = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     tasks = load_suite(args.suite, only, args.suites_dir)
     out = args.out or Path(f"results-{args.suite}-{args.agent}.json")
-    meta = store.conditions(suite=args.suite, agent=args.agent, model=args.model,
+    threads = choose_threads(args.threads)
+    args.threads = threads.count  # the agent gets the number, the results file also why
+    meta = store.conditions(suite=args.suite, agent=args.agent, model=args.model, threads=str(threads),
                             agent_version=agent_version(args.agent), tries=args.tries,
                             timeout=args.timeout, max_steps=args.max_steps,
                             temperature=args.temperature, max_tokens=args.max_tokens)
@@ -156,7 +163,7 @@ def _run_tools(args, tasks):
     from .toolsuite import run_tool_suite
 
     settings = Settings(model=args.model, backend=args.backend, temperature=args.temperature,
-                        max_tokens=args.max_tokens)
+                        max_tokens=args.max_tokens, n_threads=args.threads)
     done = []
 
     def progress(result) -> None:
@@ -214,9 +221,10 @@ def _agent(args, logs: Path):
 
     if args.agent == "gemma-code":
         return nullcontext(GemmaCode(model=args.model, backend=args.backend, max_steps=args.max_steps,
-                                     temperature=args.temperature, max_tokens=args.max_tokens))
+                                     temperature=args.temperature, max_tokens=args.max_tokens,
+                                     threads=args.threads))
     from .peers import peer
 
     return peer(args.agent, args.model, context_size=args.context_size, max_steps=args.max_steps,
                 temperature=args.temperature, max_tokens=args.max_tokens, log=_say,
-                logs=logs / "server.log")
+                logs=logs / "server.log", n_threads=args.threads)

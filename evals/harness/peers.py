@@ -30,7 +30,7 @@ SERVED_NAME = "local-model"  # the model name peers ask the server for
 
 
 def peers_dir() -> Path:
-    from gemma_code.backends.registry import models_cache_dir
+    from gemma_code.backends.models.registry import models_cache_dir
 
     return models_cache_dir().parent / "evals" / "peers"
 
@@ -86,8 +86,8 @@ class ModelServer:
                         "--n_ctx", str(context_size), "--verbose", "False"]
         if chat_format:
             self.command += ["--chat_format", chat_format]
-        if n_threads:
-            self.command += ["--n_threads", str(n_threads)]
+        if n_threads:  # decoding and prefill alike, as gemma-code runs
+            self.command += ["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)]
         self.log_file, self.startup_timeout = log_file, startup_timeout
         self.process: subprocess.Popen | None = None
 
@@ -279,9 +279,11 @@ def _mini_metrics(path: Path) -> Metrics:
 
 @contextmanager
 def peer(name: str, model: str, *, context_size: int | None, max_steps: int, temperature: float,
-         max_tokens: int, log: Callable[[str], None], logs: Path = Path("evals-server.log")):
-    """The peer agent `name`, with a model server for `model` running for as long as it is used."""
-    from gemma_code.backends.registry import resolve_model
+         max_tokens: int, log: Callable[[str], None], logs: Path = Path("evals-server.log"),
+         n_threads: int | None = None):
+    """The peer agent `name`, with a model server for `model` running for as long as it is used
+    (on `n_threads` threads: llama-cpp-python's server alone decodes on half the logical CPUs)."""
+    from gemma_code.backends.models.registry import resolve_model
 
     installed, pinned = installed_version(name), pinned_version(name)
     if installed != pinned:
@@ -290,7 +292,8 @@ def peer(name: str, model: str, *, context_size: int | None, max_steps: int, tem
     resolved = resolve_model(model, None)
     context = context_size or resolved.spec.context_size  # as gemma-code runs it
     log(f"starting the model server for {resolved.spec.name} on 127.0.0.1 ({context} tokens of context)")
-    with model_server(resolved.path, context_size=context, chat_format=None, log_file=logs) as server:
+    with model_server(resolved.path, context_size=context, chat_format=None, log_file=logs,
+                      n_threads=n_threads) as server:
         if name == "aider":
             yield Aider(server=server, context_size=context, max_tokens=max_tokens)
         else:

@@ -17,9 +17,9 @@ from pathlib import Path, PurePosixPath
 from gemma_code.agent.config import Settings
 from gemma_code.agent.events import TextDelta, ToolCallParsed, Usage
 from gemma_code.agent.messages import SystemMessage, ToolCall, UserMessage
+from gemma_code.agent.models import open_backend
 from gemma_code.agent.prompts import system_prompt
 from gemma_code.agent.protocols import GenerationOptions
-from gemma_code.backends.factory import open_backend
 from gemma_code.tools import default_tools
 from gemma_code.tools.base import tool_spec
 
@@ -99,6 +99,7 @@ def run_tool_suite(tasks: Sequence[ToolTask], settings: Settings, *, agent: str 
     tools = {tool.name: tool for tool in default_tools()}
     specs = [tool_spec(tool) for tool in tools.values()]
     options = GenerationOptions(max_tokens=min(settings.max_tokens, MAX_TOKENS),
+                                temperature=settings.temperature,
                                 constrain_tool_calls=settings.constrain_tool_calls)
     scratch = Path(tempfile.mkdtemp(prefix="evals-tools-"))
     try:

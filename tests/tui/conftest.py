@@ -24,10 +24,18 @@ def make_app(
     resume: str | None = None,
     chunk_size: int = 4,
     chunk_delay: float = 0.0,
+    verify: str = "off",
+    edit_guards: bool = False,
+    context: bool = False,
 ) -> tuple[GemmaCodeApp, ScriptedBackend]:
-    """The app with a scripted model; the backend is returned to check what the model saw."""
+    """The app with a scripted model; the backend is returned to check what the model saw.
+    Unless a test asks for them, the tests do not run after edits (`verify`), scripted edits
+    of files never read run (`edit_guards`), and no repo map or files go ahead of the first
+    message (`context`): each has tests of its own."""
     backend = ScriptedBackend.from_turns(turns, chunk_size=chunk_size, chunk_delay=chunk_delay)
-    settings = Settings(model="scripted-test", approval=approval)
+    budgets = {} if context else {"repo_map_tokens": 0, "context_files_tokens": 0}
+    settings = Settings(model="scripted-test", approval=approval, verify=verify,
+                        edit_guards=edit_guards, **budgets)
     app = GemmaCodeApp(settings, root, open_backend=lambda s, notice: backend, store=store,
                        resume=resume, theme="textual-dark")
     return app, backend

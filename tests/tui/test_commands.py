@@ -14,7 +14,7 @@ from gemma_code.agent.tui.app import GemmaCodeApp
 from gemma_code.agent.tui.commands import HelpScreen
 from gemma_code.agent.tui.status import StatusBar
 from gemma_code.agent.tui.widgets import AssistantBlock, LoadingBlock, ToolBlock, UserBlock
-from gemma_code.backends.registry import ModelNotPresent
+from gemma_code.backends.models.spec import ModelNotPresent
 from gemma_code.backends.scripted import ScriptedBackend
 
 from .conftest import finished, make_app, notices, ready, send, until
@@ -84,12 +84,12 @@ async def test_undo_restores_the_last_turn_and_the_model_hears_of_it(repo: Path)
     edit = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "return a - b",
                                                "new": "return a + b"}}
     new = {"name": "write_file", "arguments": {"path": "notes.md", "content": "# notes\n"}}
-    app, backend = make_app(repo, [{"tool_calls": [edit, new]}, {"text": "Done."},
+    app, backend = make_app(repo, [{"tool_calls": [edit]}, {"tool_calls": [new]}, {"text": "Done."},
                                    {"text": "Noted."}], approval="auto-edit")
     original = (repo / "calc.py").read_text()
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await send(pilot, "fix add and take notes")
+        await send(pilot, "fix add in calc.py and take notes")
         await finished(pilot)
         assert (repo / "calc.py").read_text() != original and (repo / "notes.md").exists()
         assert any("changed calc.py, notes.md" in n and "/undo" in n for n in notices(app))

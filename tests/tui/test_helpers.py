@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gemma_code.agent.tui.input import History, expand_mentions, file_suggestions, list_files
+from gemma_code.agent.attachments import expand_mentions
+from gemma_code.agent.tui.input import History, file_suggestions, list_files
 
 from ..conftest import git
 
@@ -49,8 +50,12 @@ def test_git_state_names_the_branch_and_marks_changes(repo: Path, tmp_path: Path
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     assert git_state(fresh) == ""  # not a repository
+    born = tmp_path / "born"
+    born.mkdir()
+    git(born, "init", "-q", "-b", "trunk")
+    assert git_state(born) == "trunk"  # no commit yet
     git(fresh, "init", "-q", "-b", "trunk")
-    assert git_state(fresh) == "trunk"  # no commit yet
+    assert git_state(fresh) == ""  # appeared after gemma-code first looked: not trusted
 
 
 def test_the_approver_waits_for_an_answer_or_a_cancel():

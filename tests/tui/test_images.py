@@ -34,8 +34,10 @@ def _images_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def make_app(root: Path, turns: list[dict], *, vision: bool, **kwargs) -> tuple[GemmaCodeApp, ScriptedBackend]:
     backend = ScriptedBackend.from_turns(turns, vision=vision, chunk_size=4, **kwargs)
-    app = GemmaCodeApp(Settings(model="scripted-test"), root, open_backend=lambda s, n: backend,
-                       theme="textual-dark")
+    # no repo map ahead of the message (these tests check the parts a message is made of), and
+    # no test run after an edit
+    settings = Settings(model="scripted-test", repo_map_tokens=0, context_files_tokens=0, verify="off")
+    app = GemmaCodeApp(settings, root, open_backend=lambda s, n: backend, theme="textual-dark")
     return app, backend
 
 
@@ -77,7 +79,7 @@ def images_of(message: UserMessage) -> list[Image.Image]:
 async def test_ocr_text_reaches_a_model_without_vision(repo: Path, store):
     text_png(repo / "shot.png", "BUILD FAILED")
     app, backend = make_app(repo, [{"text": "The build failed."}], vision=False)
-    app.store = store
+    app.lifecycle.store = store
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         with ocr._engine_lock:  # holds the OCR worker back, so the message surely comes first
@@ -100,7 +102,7 @@ async def test_ocr_text_reaches_a_model_without_vision(repo: Path, store):
         session_id = app.session_id
 
     resumed, _ = make_app(repo, [], vision=False)
-    resumed.store, resumed.resume_id = store, session_id
+    resumed.lifecycle.store, resumed.resume_id = store, session_id
     async with resumed.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         shown = str(resumed.query(UserBlock).first().render())
@@ -196,8 +198,9 @@ async def test_image_lists_and_clear_drops_the_attachments(repo: Path):
 async def test_attaching_during_a_turn_waits_for_the_next_message(repo: Path):
     squares_png(repo / "a.png")
     edit = {"name": "edit_file", "arguments": {"path": "calc.py", "old": "a - b", "new": "a + b"}}
-    app, backend = make_app(repo, [{"tool_calls": [edit]}, {"text": "done"}, {"text": "ok"}],
-                            vision=True)
+    read = {"name": "read_file", "arguments": {"path": "calc.py"}}
+    app, backend = make_app(repo, [{"tool_calls": [read]}, {"tool_calls": [edit]}, {"text": "done"},
+                                   {"text": "ok"}], vision=True)
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         await send(pilot, "first")

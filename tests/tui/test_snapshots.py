@@ -50,7 +50,7 @@ def test_tool_call_with_a_diff(repo: Path, snap_compare):
 
     async def run_before(pilot) -> None:
         await ready(pilot)
-        await send(pilot, "fix add")
+        await send(pilot, "fix add in calc.py")
         await finished(pilot)
         steady(app)
 
@@ -62,7 +62,7 @@ def test_approval_prompt(repo: Path, snap_compare):
 
     async def run_before(pilot) -> None:
         await ready(pilot)
-        await send(pilot, "fix add")
+        await send(pilot, "fix add in calc.py")
         await until(pilot, lambda: app.query(ApprovalPrompt))
         await pilot.pause()
         steady(app)

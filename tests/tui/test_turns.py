@@ -57,7 +57,7 @@ async def test_approve_once_runs_the_edit_and_shows_its_diff(repo: Path):
     app, backend = make_app(repo, [{"text": "Fixing.", "tool_calls": [EDIT]}, {"text": "Done."}])
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await send(pilot, "fix add")
+        await send(pilot, "fix add in calc.py")
         await until(pilot, lambda: app.query(ApprovalPrompt))
         assert "return a - b" in (repo / "calc.py").read_text()  # nothing before the yes
         assert isinstance(app.focused, ApprovalPrompt)
@@ -75,7 +75,7 @@ async def test_deny_with_a_reason_tells_the_model_why(repo: Path):
     app, backend = make_app(repo, [{"tool_calls": [EDIT]}, {"text": "Understood."}])
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await send(pilot, "fix add")
+        await send(pilot, "fix add in calc.py")
         await until(pilot, lambda: app.query(ApprovalPrompt))
         await pilot.press("n")
         await pilot.press(*"keep subtraction")
@@ -93,7 +93,7 @@ async def test_approve_always_stops_asking_for_that_tool(repo: Path):
     app, backend = make_app(repo, [{"tool_calls": [EDIT]}, {"tool_calls": [second]}, {"text": "ok"}])
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await send(pilot, "fix add")
+        await send(pilot, "fix add in calc.py")
         await until(pilot, lambda: app.query(ApprovalPrompt))
         await pilot.press("a")
         await finished(pilot)
@@ -189,7 +189,7 @@ async def test_escape_while_an_approval_waits_denies_it(repo: Path):
     app, backend = make_app(repo, [{"tool_calls": [EDIT]}, {"text": "never"}])
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await send(pilot, "fix add")
+        await send(pilot, "fix add in calc.py")
         await until(pilot, lambda: app.query(ApprovalPrompt))
         await pilot.press("escape")
         await finished(pilot)

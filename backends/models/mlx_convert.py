@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .chat_template import FALLBACK_TEMPLATES
-from .registry import ModelError, is_mlx_dir
+from ..chat_template import FALLBACK_TEMPLATES
+from .registry import is_mlx_dir
+from .spec import ModelError
 
 MARKER = "gguf-source.json"
 CONVERTER_VERSION = 1

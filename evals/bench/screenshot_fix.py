@@ -9,7 +9,7 @@ traceback's text exists nowhere the agent can read but in the image, then runs
 and checks afterwards that `python main.py` prints what it should. With a text-only model the
 image reaches it through OCR; the script also times OCR alone, warm, on the five images.
 
-    .venv/bin/python evals/screenshot_fix.py [--model qwen2.5-coder-1.5b] [--tasks a,b] [--as-text]
+    .venv/bin/python -m evals.bench.screenshot_fix [--model qwen2.5-coder-1.5b] [--tasks a,b] [--as-text]
 
 `--as-text` is the control: the same traceback pasted into the prompt as text, no image, to
 tell what the image path costs from what the model cannot do anyway.
@@ -131,7 +131,6 @@ def run_task(task: Task, where: Path, model: str, timeout: float, as_text: bool)
 
 
 def warm_ocr(images: list[Path]) -> list[float]:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from gemma_code.agent.ocr import read_text
 
     read_text(images[0])  # load the engine once

@@ -7,7 +7,7 @@ each step: prompt tokens, tokens reused from the cache, time to first token (pre
 the first sampled token), and, for steps 2-6, the time to first token of a COLD prefill of
 the very same prompt on a second model instance with an empty KV cache.
 
-    .venv/bin/python evals/bench_cache.py [--model qwen2.5-coder-1.5b] [--threads 2]
+    .venv/bin/python -m evals.bench.cache [--model qwen2.5-coder-1.5b] [--threads 2]
 """
 
 from __future__ import annotations
@@ -19,24 +19,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.bench import (  # noqa: E402
+from evals.bench import (
     Conditions, TokenClock, generated_text, heading, load_model, make_demo_repo,
     parse_args, percent, table,
 )
-from gemma_code.agent.approval import DenyApprover  # noqa: E402
-from gemma_code.agent.events import (  # noqa: E402
+from gemma_code.agent.approval import DenyApprover
+from gemma_code.agent.events import (
     StepStarted, TextDelta, ToolCallStarted, ToolFinished, TurnDone, Usage,
 )
-from gemma_code.agent.loop import Agent, run_turn  # noqa: E402
-from gemma_code.agent.messages import SystemMessage, UserMessage  # noqa: E402
-from gemma_code.agent.prompts import system_prompt  # noqa: E402
-from gemma_code.backends.prompt_history import common_prefix  # noqa: E402
-from gemma_code.agent.protocols import GenerationOptions, ToolContext  # noqa: E402
-from gemma_code.agent.registry import ToolRegistry  # noqa: E402
-from gemma_code.agent.workspace import LocalWorkspace  # noqa: E402
-from gemma_code.tools import default_tools  # noqa: E402
+from gemma_code.agent.loop import Agent, run_turn
+from gemma_code.agent.messages import SystemMessage, UserMessage
+from gemma_code.agent.prompts import system_prompt
+from gemma_code.backends.prompt_history import common_prefix
+from gemma_code.agent.protocols import GenerationOptions, ToolContext
+from gemma_code.agent.registry import ToolRegistry
+from gemma_code.agent.workspace import LocalWorkspace
+from gemma_code.tools import default_tools
 
 REQUESTS = [  # the first is the task; the rest start a new turn if the model stops early
     "`python test_calc.py` fails with an AssertionError. Read calc.py, fix the bug in add, "
@@ -75,6 +74,8 @@ def _options(args) -> None:
     args.add_argument("--max-tokens", type=int, default=512, help="per model step (default 512)")
     args.add_argument("--no-grammar", action="store_true", help="constrain_tool_calls=False")
     args.add_argument("--steps", type=int, default=6, help="model steps to run (default 6)")
+    args.add_argument("--map", action="store_true", help="put the repo map and the files each "
+                      "request points at into the user message, as a session does")
 
 
 def make_agent(backend, root: Path, args) -> Agent:
@@ -110,6 +111,7 @@ class SessionRecorder:
     def __init__(self, agent: Agent, clock: TokenClock, cold, sampling, steps: int) -> None:
         self.agent, self.clock, self.cold, self.sampling = agent, clock, cold, sampling
         self.wanted = steps
+        self.context = None  # Settings: add the repo map and attached files, as a session does
         self.steps: list[Step] = []
         self.log: list[str] = []
         self._cache: list[int] = []  # what the KV cache held after the previous step
@@ -124,7 +126,13 @@ class SessionRecorder:
     def _turn(self, turn: int, request: str) -> bool:
         """One user turn; True once enough steps have run."""
         specs = self.agent.tools.specs()
-        events = run_turn(self.agent, UserMessage.of(request))
+        user = UserMessage.of(request)
+        if self.context is not None:
+            from gemma_code.agent.context import add_context
+
+            user, said = add_context(self.agent, self.context, user)
+            self.log.append(f"  {said.line() if hasattr(said, 'line') else said}")
+        events = run_turn(self.agent, user)
         rerender, started, text = 0, 0.0, []
         for event in events:
             if isinstance(event, StepStarted):
@@ -245,6 +253,10 @@ def main() -> int:
     root = make_demo_repo("bench-cache", skip=("src/",))
     recorder = SessionRecorder(make_agent(backend, root, args), TokenClock(backend.llm),
                                cold.llm, spec.sampling, args.steps)
+    if args.map:
+        from gemma_code.agent.config import Settings
+
+        recorder.context = Settings()
     steps = recorder.run()
     cold.close()
     backend.close()

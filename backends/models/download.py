@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .registry import (
+from .registry import ensure_local, hf_cached_file, local_path
+from .spec import (
     BUNDLED_INSTALL,
     OFFLINE_MODEL,
     HFFileSource,
@@ -27,9 +28,6 @@ from .registry import (
     Progress,
     PyPIAssembleSource,
     PyPIPartsSource,
-    ensure_local,
-    hf_cached_file,
-    local_path,
 )
 
 _CONNECT_TIMEOUT = 5.0

@@ -9,7 +9,7 @@ Both are timed from the first token to the last (the first token is not counted)
 backend also by its own `Usage` (completion_tokens / decode_seconds) and from outside its
 event iterator. Runs alternate in order; medians are reported.
 
-    .venv/bin/python evals/bench_overhead.py [--model qwen2.5-coder-1.5b] [--threads 2]
+    .venv/bin/python -m evals.bench.overhead [--model qwen2.5-coder-1.5b] [--threads 2]
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.bench import (  # noqa: E402
+from evals.bench import (
     Conditions, TokenClock, first_to_last_rate, heading, load_model, parse_args, table,
 )
-from gemma_code.agent.events import Usage  # noqa: E402
-from gemma_code.agent.messages import UserMessage  # noqa: E402
-from gemma_code.agent.protocols import GenerationOptions  # noqa: E402
+from gemma_code.agent.events import Usage
+from gemma_code.agent.messages import UserMessage
+from gemma_code.agent.protocols import GenerationOptions
 
 PROMPT = (
     "Write a complete Python module implementing a binary search tree with insert, delete, "
@@ -59,7 +58,7 @@ def _options(args) -> None:
 def load_bare(path: Path, n_ctx: int, threads: int):
     from gemma_code.backends.llama_cpp import new_llama
 
-    return new_llama(model_path=str(path), n_ctx=n_ctx, n_batch=512, n_threads=threads,
+    return new_llama(model_path=str(path), n_ctx=n_ctx, n_batch=512, n_threads=threads, n_threads_batch=threads,
                  flash_attn=True, verbose=False)
 
 

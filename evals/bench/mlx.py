@@ -11,7 +11,7 @@
 The model is Gemma 3 270M converted from the bundled GGUF (cached under the model cache
 dir), or any mlx-lm directory given with --model-dir.
 
-    .venv/bin/python evals/bench_mlx.py [--model-dir DIR] [-n 64] [--repeats 3]
+    .venv/bin/python -m evals.bench.mlx [--model-dir DIR] [-n 64] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gemma_code.agent.events import TextDelta, ToolCallParsed, Usage  # noqa: E402
-from gemma_code.agent.messages import (  # noqa: E402
+from gemma_code.agent.events import TextDelta, ToolCallParsed, Usage
+from gemma_code.agent.messages import (
     AssistantMessage, SystemMessage, TextPart, ToolMessage, UserMessage,
 )
-from gemma_code.agent.protocols import GenerationOptions  # noqa: E402
+from gemma_code.agent.protocols import GenerationOptions
 
 PROMPT = "Write a long story about a lighthouse keeper who builds a clock out of driftwood."
 
@@ -36,8 +35,8 @@ PROMPT = "Write a long story about a lighthouse keeper who builds a clock out of
 def model_dir(args) -> Path:
     if args.model_dir:
         return Path(args.model_dir)
-    from gemma_code.backends.mlx_convert import convert_gguf, is_converted
-    from gemma_code.backends.registry import ensure_local, get_spec, models_cache_dir
+    from gemma_code.backends.models.mlx_convert import convert_gguf, is_converted
+    from gemma_code.backends.models.registry import ensure_local, get_spec, models_cache_dir
 
     gguf, out = ensure_local(get_spec("gemma-3-270m")), models_cache_dir() / "mlx" / "gemma-3-270m"
     if not is_converted(gguf, out):

@@ -23,6 +23,7 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGNED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _FD_PREFIX = re.compile(r"\d+(?=[<>])")
 _SPECIAL_PARAMETERS = frozenset("@*#?$!-0123456789")
+_EXPANSION_START = re.compile(r"[\\$`]")
 _PLAIN_RUN = re.compile(r"[^ \t\n;&|()<>\\'\"$`~*?\[{]+")
 # Stands for the shell's current directory ($PWD, $(pwd)) until a path is resolved.
 PWD_MARK = "\x00pwd\x00"
@@ -47,6 +48,7 @@ class Word:
     brace: bool = False
     procsub: bool = False
     subs: list[str] = field(default_factory=list)
+    body: str | None = None  # a here-document's text, on its delimiter word
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class Lexer:
         self.s = source
         self.i = 0
         self.home = home
-        self.heredocs: list[tuple[str, bool]] = []
+        self.heredocs: list[tuple[Word, bool]] = []
 
     def tokens(self) -> list[Word | Op]:
         out: list[Word | Op] = []
@@ -95,7 +97,7 @@ class Lexer:
                     if self.i >= len(self.s) or self.s[self.i] in _METACHARS:
                         raise ParseError("here-document without a delimiter")
                     delimiter = self._word()
-                    self.heredocs.append((delimiter.text, op == "<<-"))
+                    self.heredocs.append((delimiter, op == "<<-"))
                     out.append(delimiter)
 
     def _skip_blanks(self) -> None:
@@ -115,14 +117,21 @@ class Lexer:
         return None
 
     def _skip_heredoc_bodies(self) -> None:
+        """Keeps each here-document's text on its delimiter; an unquoted one's substitutions
+        run in the shell that reads it, so they become the delimiter's `subs`."""
         for delimiter, strip_tabs in self.heredocs:
+            lines = []
             while self.i < len(self.s):
                 end = self.s.find("\n", self.i)
                 end = len(self.s) if end < 0 else end
                 line = self.s[self.i:end]
                 self.i = min(end + 1, len(self.s))
-                if (line.lstrip("\t") if strip_tabs else line) == delimiter:
+                if (line.lstrip("\t") if strip_tabs else line) == delimiter.text:
                     break
+                lines.append(line)
+            delimiter.body = "\n".join(lines)
+            if not re.search(r"['\"\\]", delimiter.raw):
+                delimiter.subs += _expansions(delimiter.body, self.home)
         self.heredocs.clear()
 
     def _process_substitution(self) -> Word:
@@ -326,6 +335,20 @@ class Lexer:
                     return j + 1
             j += 1
         raise ParseError("unbalanced braces")
+
+
+def _expansions(text: str, home: str) -> list[str]:
+    """The command substitutions in text that the shell expands (an unquoted here-document)."""
+    lexer, word = Lexer(text, home), Word("", "")
+    while (found := _EXPANSION_START.search(text, lexer.i)) is not None:
+        lexer.i = found.start()
+        if found.group() == "\\":
+            lexer.i += 2
+        elif found.group() == "$":
+            lexer._dollar(word, quoted=True)
+        else:
+            lexer._backquote(word)
+    return word.subs
 
 
 @dataclass

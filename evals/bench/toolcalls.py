@@ -1,6 +1,6 @@
 """Tool-call validity of one model step, free vs grammar-constrained.
 
-Each prompt of `bench_prompts.json` starts a fresh conversation (the agent's system prompt on
+Each prompt of `evals/bench/prompts.json` starts a fresh conversation (the agent's system prompt on
 a small demo repository, then the user request) with the real tool specs, and the model
 generates ONE step in each mode:
 
@@ -11,7 +11,7 @@ generates ONE step in each mode:
 A response is a valid call when it holds a `ToolCallParsed` with no parse error, the name of
 an existing tool, and arguments that validate against that tool's pydantic `Args`.
 
-    .venv/bin/python evals/bench_toolcalls.py [--model qwen2.5-coder-1.5b] [--threads 2]
+    .venv/bin/python -m evals.bench.toolcalls [--model qwen2.5-coder-1.5b] [--threads 2]
 """
 
 from __future__ import annotations
@@ -22,22 +22,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.bench import (  # noqa: E402
+from evals.bench import (
     Conditions, TokenClock, generated_text, heading, interrupt_on_sigterm,
     load_model, make_demo_repo, parse_args, percent, sampling_at, table,
 )
-from gemma_code.agent.events import Usage  # noqa: E402
-from gemma_code.agent.messages import SystemMessage, ToolCall, UserMessage  # noqa: E402
-from gemma_code.agent.prompts import system_prompt  # noqa: E402
-from gemma_code.backends.prompt_history import common_prefix  # noqa: E402
-from gemma_code.agent.protocols import GenerationOptions  # noqa: E402
-from gemma_code.tools import default_tools  # noqa: E402
-from gemma_code.tools.base import tool_spec  # noqa: E402
-from evals.harness.toolsuite import check_call, one_step  # noqa: E402
+from gemma_code.agent.events import Usage
+from gemma_code.agent.messages import SystemMessage, ToolCall, UserMessage
+from gemma_code.agent.prompts import system_prompt
+from gemma_code.backends.prompt_history import common_prefix
+from gemma_code.agent.protocols import GenerationOptions
+from gemma_code.tools import default_tools
+from gemma_code.tools.base import tool_spec
+from evals.harness.toolsuite import check_call, one_step
 
-PROMPTS_FILE = Path(__file__).with_name("bench_prompts.json")
+PROMPTS_FILE = Path(__file__).with_name("prompts.json")
 MODES = {
     "free": {"constrain_tool_calls": False, "tool_choice": "auto"},
     "lazy": {"constrain_tool_calls": True, "tool_choice": "auto"},

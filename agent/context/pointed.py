@@ -1,0 +1,123 @@
+"""The files a task points at: paths and file names in the prompt, identifiers with exactly
+one definition, and the workspace frames of tracebacks and failing-test output.
+
+Only files inside the workspace are ever read; a frame naming /usr/lib/... is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .tags import FileTags
+
+MAX_TARGETS = 60  # candidates looked at; the token budget decides how many are attached
+
+# Each pattern's groups: the path, then the line number.
+_FRAMES = (
+    re.compile(r'File "([^"\n]+)", line (\d+)'),  # Python traceback
+    re.compile(r"^\s*([^\s:()\"']+\.\w+):(\d+):", re.M),  # pytest, compilers: path.py:12:
+    re.compile(r"\bat (?:[^\s()]+ )?\(?((?:[A-Za-z]:)?[^\s():]+):(\d+):\d+\)?"),  # Node
+    re.compile(r"^([^\s:]+): line (\d+):", re.M),  # bash
+)
+_PATHLIKE = re.compile(r"[\w.\-/\\]*[\w\-]\.[A-Za-z][\w]{0,9}\b")
+_CALLED = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(\)?")
+_QUOTED = re.compile(r"`([A-Za-z_][A-Za-z0-9_.]*)`")
+_SHAPED = re.compile(r"\b([a-z][a-z0-9]*_[a-z0-9_]+|_[A-Za-z0-9_]+|[a-z]+[A-Z][A-Za-z0-9]*"
+                     r"|[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\b")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A place the task points at: a file, and a line in it or a definition's lines."""
+
+    path: str  # relative to the workspace root
+    reason: str  # "traceback frame", "named in the prompt", "definition of NAME"
+    line: int = 0  # a frame's line; 0: the file as a whole
+    start: int = 0  # a definition's lines (0: none)
+    end: int = 0
+
+
+def frames(text: str, root: Path) -> list[tuple[str, int]]:
+    """(relative path, line) of each workspace frame in `text`, innermost last as printed."""
+    found: list[tuple[int, str, int]] = []
+    for pattern in _FRAMES:
+        for match in pattern.finditer(text):
+            rel = inside(match.group(1), root)
+            if rel is not None:
+                found.append((match.start(), rel, int(match.group(2))))
+    found.sort()
+    return list(dict.fromkeys((rel, line) for _, rel, line in found))
+
+
+def inside(name: str, root: Path) -> str | None:
+    """`name` as a path relative to `root` when it is an existing file inside it, else None."""
+    if not name or "\0" in name or len(name) > 1024:
+        return None
+    try:
+        path = Path(name)
+        path = (path if path.is_absolute() else root / path).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            return None
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a name the system refuses
+        return None
+    return path.relative_to(root).as_posix()
+
+
+def targets(text: str, root: Path, index: dict[str, FileTags]) -> list[Target]:
+    """Everything `text` points at, most telling first: traceback frames (innermost first),
+    files it names, then identifiers that have exactly one definition."""
+    found = [Target(rel, "traceback frame", line) for rel, line in reversed(frames(text, root))]
+    framed = {target.path for target in found}
+    found += [Target(rel, "named in the prompt") for rel in named_files(text, root, index)
+              if rel not in framed]
+    frame_lines = {(t.path, t.line) for t in found if t.line}
+    found += [t for t in _definitions(text, index)  # a frame already shows its function
+              if not any((t.path, n) in frame_lines for n in range(t.start, t.end + 1))]
+    unique: dict[tuple, Target] = {}
+    for target in found:
+        unique.setdefault((target.path, target.line, target.start), target)
+    return list(unique.values())[:MAX_TARGETS]
+
+
+def named_files(text: str, root: Path, index: dict[str, FileTags]) -> list[str]:
+    """Workspace paths in `text`, and file names that belong to exactly one file."""
+    by_name: dict[str, list[str]] = {}
+    for rel in index:
+        by_name.setdefault(rel.rsplit("/", 1)[-1], []).append(rel)
+    named = []
+    for word in dict.fromkeys(m.group(0).strip("./\\") for m in _PATHLIKE.finditer(text)):
+        if "/" in word or "\\" in word:
+            rel = inside(word.replace("\\", "/"), root)
+        else:
+            owners = by_name.get(word, [])
+            rel = owners[0] if len(owners) == 1 else inside(word, root)
+        if rel is not None:
+            named.append(rel)
+    return list(dict.fromkeys(named))
+
+
+def identifiers(text: str) -> list[str]:
+    """Words the prompt uses as code: `name()`, `quoted`, snake_case, camelCase."""
+    words = [m.group(1) for m in _CALLED.finditer(text) if m.group(0).endswith("(")]
+    words += [w.rsplit(".", 1)[-1] for w in _QUOTED.findall(text)]
+    words += _SHAPED.findall(text)
+    return list(dict.fromkeys(w for w in words if len(w) >= 3))
+
+
+def _definitions(text: str, index: dict[str, FileTags]) -> list[Target]:
+    wanted = set(identifiers(text))
+    if not wanted:
+        return []
+    places: dict[str, list[tuple[str, int, int]]] = {}
+    for rel, tags in index.items():
+        for d in tags.defs:
+            if d.name in wanted:
+                places.setdefault(d.name, []).append((rel, d.line, d.end))
+    found = []
+    for name in wanted:
+        if len(places.get(name, ())) == 1:
+            rel, start, end = places[name][0]
+            found.append(Target(rel, f"definition of {name}", start=start, end=end))
+    return sorted(found, key=lambda t: (t.path, t.start))
