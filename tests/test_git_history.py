@@ -287,7 +287,7 @@ def test_deleted_git_folder_is_reported_not_recreated(repo: Path):
     subprocess.run("find .git -delete", shell=True, cwd=repo, check=True)
     cp.end_turn()
     result = cp.undo()
-    assert result.git_skipped and "not there any more" in result.git_skipped[0]
+    assert result.git_skipped and "is gone" in result.git_skipped[0]
     assert not (repo / ".git").exists()
 
 

@@ -164,7 +164,11 @@ class Checkpoints:
             self._restore_staging(before.index, paths)
             return (), ()
         load = self._states.load
-        return restore_git(self._shadow, find_user_repo(self.root), load(before.git),
+        try:
+            user = find_user_repo(self.root, strict=True)
+        except CheckpointError as refused:  # its .git changed: put nothing back through it
+            return (), (f"git state: {refused}",)
+        return restore_git(self._shadow, user, load(before.git),
                            load(end.git) if end.git else GitState(), load(now.git) if now.git
                            else GitState(), paths)
 
