@@ -48,6 +48,7 @@ class Figures:
     decode: float  # completion tokens / decode seconds
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    load: float = float("nan")  # the 1-minute load average when the run ended
 
 
 def _options(parser) -> None:
@@ -214,10 +215,11 @@ def rounds(kinds: dict, repeats: int) -> list[Figures]:
             except (RuntimeError, TimeoutError, subprocess.SubprocessError) as exc:
                 print(f"  round {i + 1} {name:<4} failed: {exc}", file=sys.stderr, flush=True)
                 continue
+            figures.load = os.getloadavg()[0]
             runs.append(figures)
             print(f"  round {i + 1} {name:<4} prefill {figures.prefill:6.1f} tok/s, decode "
                   f"{figures.decode:5.2f} tok/s ({figures.completion_tokens or '?'} tokens), "
-                  f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
+                  f"load {figures.load:.2f}", file=sys.stderr, flush=True)
     return runs
 
 
@@ -232,8 +234,8 @@ def report(runs: list[Figures], args, prompt_tokens: int, threads: dict[str, str
     for kind, line in threads.items():
         print(f"threads, {kind}: {line}")
     print()
-    print(table(["run", "kind", "prefill tok/s", "decode tok/s"],
-                [[f"#{i + 1}", r.kind, r.prefill, r.decode] for i, r in enumerate(runs)]))
+    print(table(["run", "kind", "prefill tok/s", "decode tok/s", "load"],
+                [[f"#{i + 1}", r.kind, r.prefill, r.decode, r.load] for i, r in enumerate(runs)]))
     print()
     rows = []
     for how, name in ((statistics.median, "median"), (max, "best")):
@@ -255,6 +257,7 @@ def _ratio(part: float, whole: float) -> str:
 
 def main() -> int:
     from gemma_code.backends.models.registry import ensure_local, get_spec
+
     args = parse_args(__doc__.splitlines()[0], _options)
     interrupt_on_sigterm()  # so that a stopped bench still stops its tmux server
     if args.tui and shutil.which("tmux") is None:
