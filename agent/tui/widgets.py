@@ -45,18 +45,25 @@ def preview(body: Content, limit: int, expanded: bool) -> Content:
 
 
 class Spinner(Static):
-    """A one-cell spinner that turns while it is mounted."""
+    """A one-cell spinner that turns while it is on screen.
+
+    Each turn redraws the screen: a hidden spinner (every finished tool's, the working line's
+    between turns) kept doing so ten times a second, taking CPU from the model's threads."""
 
     def on_mount(self) -> None:
         self._frame = 0
         self.update(SPINNER_FRAMES[0])
-        self.set_interval(0.1, self._turn)
+        self._timer = self.set_interval(0.1, self._turn, pause=True)
+
+    def on_show(self) -> None:
+        self._timer.resume()
+
+    def on_hide(self) -> None:
+        self._timer.pause()
 
     def _turn(self) -> None:
         self._frame = (self._frame + 1) % len(SPINNER_FRAMES)
-        # one cell, always: redraw it without laying out the screen (ten times a second, that
-        # took CPU from the model's threads while they decode)
-        self.update(SPINNER_FRAMES[self._frame], layout=False)
+        self.update(SPINNER_FRAMES[self._frame], layout=False)  # one cell: no layout needed
 
 
 class UserBlock(Static):
