@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import os
+import re
+import signal
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .config import ConfigError, LoadedSettings, Settings, load_config
-
-if TYPE_CHECKING:
-    from .images import PreparedImage
-    from .messages import UserMessage
-    from .session import SessionLifecycle
+from .errors import error_sentence
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="registry name (see `gemma-code models`) or a path")
-    parser.add_argument("--backend", choices=["auto", "llama.cpp", "mlx", "scripted"])
+    parser.add_argument("--backend", choices=["auto", "llama.cpp", "mlx", "scripted", "openai"])
     parser.add_argument("--mmproj", help="image projector GGUF for a local model path")
+    _server_options(parser)
     parser.add_argument(
         "--approval", choices=["read-only", "ask", "auto-edit", "auto"],
         help="what may run without asking (headless 'ask' denies and tells the model)",
@@ -46,6 +44,14 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     _directory_option(parser)
 
 
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base-url", dest="base_url", metavar="URL",
+                        help="an OpenAI-compatible server's /v1 URL, or ollama, lmstudio, vllm, "
+                        "llama-server (their usual local addresses)")
+    parser.add_argument("--api-key-env", dest="api_key_env", metavar="NAME",
+                        help="the environment variable holding the server's API key")
+
+
 def _directory_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-C", "--directory", type=Path, default=Path.cwd(),
                         help="workspace root (default: the current directory)")
@@ -65,15 +71,20 @@ def _resume_id(args: argparse.Namespace, store) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .headless_run import EXIT_STATUS_HELP, package_version
+
     parser = argparse.ArgumentParser(
         prog="gemma-code", description="A coding agent that runs entirely on your machine."
     )
+    parser.add_argument("--version", action="version", version=f"gemma-code {package_version()}")
     _model_options(parser)
     sub = parser.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="run the agent headless on one prompt")
+    run = sub.add_parser("run", help="run the agent headless on one prompt", epilog=EXIT_STATUS_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     _model_options(run)
-    run.add_argument("prompt", help="what to do")
-    run.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+    run.add_argument("prompt", help="what to do; - reads it from stdin")
+    run.add_argument("--json", action="store_true", help="one JSON event per line on stdout "
+                     "(run_started first, run_finished last; schema: gemma-code schema)")
     run.add_argument("--image", action="append", type=Path, default=[],
                      help="attach an image to the prompt (repeatable)")
     _resume_options(run)
@@ -82,14 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--all", action="store_true", help="of every workspace")
     _directory_option(sessions)
     undo = sub.add_parser("undo", help="restore the files changed by the last agent turn")
+    undo.add_argument("--show", metavar="SNAPSHOT:PATH", help="print a file as a snapshot "
+                      "holds it (an undo names the snapshot of what it replaced); changes nothing")
     _directory_option(undo)
     checkpoints = sub.add_parser("checkpoints", help="list the turns that can be undone")
     checkpoints.add_argument("--json", action="store_true")
     _directory_option(checkpoints)
     config = sub.add_parser("config", help="show the effective settings and where each comes from")
     _model_options(config)
-    models = sub.add_parser("models", help="list the models gemma-code knows")
+    models = sub.add_parser("models", help="list the models gemma-code knows (or a server's, "
+                            "with --base-url)")
     models.add_argument("--json", action="store_true")
+    _server_options(models)
     pull = sub.add_parser("pull", help="download a model into the Hugging Face cache")
     pull.add_argument("name")
     sub.add_parser("schema", help="print the JSON Schema of `run --json` events")
@@ -103,12 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     repomap.add_argument("--tokens", type=int, help="token budget (default: repo_map_tokens; "
                          "tokens counted as about 4 characters, no model is loaded)")
     _directory_option(repomap)
+    init = sub.add_parser("init", help="have the model write AGENTS.md (or improve it) from the "
+                          "repo map, key files and the test command; the diff is shown first",
+                          epilog="exit status: 0 AGENTS.md written; 1 not written (declined, the "
+                          "model wrote none, an error); 3 ask mode without a terminal: the "
+                          "proposal is printed, nothing written")
+    _model_options(init)
+    init.add_argument("request", nargs="?", default="", help="anything the file should say")
+    init.add_argument("--yes", action="store_true", help="write AGENTS.md without asking "
+                      "(without a terminal or --yes, ask mode only prints the proposal)")
     return parser
 
 
-_SETTING_FLAGS = ("model", "backend", "mmproj", "approval", "max_steps", "context_size",
-                  "max_tokens", "temperature", "constrain_tool_calls", "sandbox", "network",
-                  "auto_commit", "verify")
+_SETTING_FLAGS = ("model", "backend", "mmproj", "base_url", "api_key_env", "approval",
+                  "max_steps", "context_size", "max_tokens", "temperature", "constrain_tool_calls",
+                  "sandbox", "network", "auto_commit", "verify")
 
 
 def _loaded(args: argparse.Namespace, trusted: bool | None = None) -> LoadedSettings:
@@ -174,11 +198,12 @@ def cmd_trust(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .headless import print_human, print_json
+    from .headless_run import continued_line, prompt_message, read_prompt, run_headless
     from .images import ImageError, prepare_image
     from .session import open_session
     from .sessions import SessionStore
 
+    prompt = read_prompt(args.prompt, sys.stdin, sys.stderr)  # empty: refused before anything loads
     try:  # a bad image fails before the model loads
         images = [prepare_image(path) for path in args.image]
     except ImageError as exc:
@@ -186,37 +211,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = _loaded(args)
     for line in loaded.notices():  # settings of the workspace's files that were not taken
         _say(line)
-    settings = loaded.settings
     store = SessionStore()
-    with open_session(settings, args.directory.resolve(), store=store,
-                      resume=_resume_id(args, store),
+    resume = _resume_id(args, store)
+    with open_session(loaded.settings, args.directory.resolve(), store=store, resume=resume,
                       notice=lambda text: print(text, file=sys.stderr)) as lifecycle:
-        events = lifecycle.run(_prompt_message(args.prompt, images, lifecycle))
-        done = print_json(events, sys.stdout) if args.json else print_human(events, sys.stdout, sys.stderr)
-    if done is None:
-        return EXIT_ERROR
-    if done.reason in ("context_full", "cancelled"):
-        print(f"gemma-code: stopped: {done.reason.replace('_', ' ')}", file=sys.stderr)
-        return EXIT_ERROR
-    return EXIT_OK
-
-
-def _prompt_message(prompt: str, images: list[PreparedImage], lifecycle: SessionLifecycle) -> UserMessage:
-    """The prompt as the model gets it: the images and `@path` files, each announced on stderr."""
-    from .attachments import expand_mentions
-    from .messages import UserMessage
-
-    attached = []
-    for image in images:
-        for_model = lifecycle.session.attach_image(image)
-        _say(for_model.how)
-        attached.extend(for_model.parts)
-    expanded = expand_mentions(prompt, lifecycle.root)
-    for problem in expanded.problems:
-        _say(problem)
-    if expanded.attached:
-        _say(f"attached {', '.join(expanded.attached)}")
-    return UserMessage.of(expanded.text, tuple(attached))
+        if resume is not None:
+            _say(continued_line(lifecycle))
+        message = prompt_message(prompt, images, lifecycle, _say)
+        return run_headless(lifecycle, message, as_json=args.json, continued=resume is not None,
+                            out=sys.stdout, err=sys.stderr)
 
 
 def _say(text: str) -> None:
@@ -237,7 +240,23 @@ def cmd_undo(args: argparse.Namespace) -> int:
     from .checkpoints.records import undo_summary
     from .checkpoints.store import Checkpoints
 
-    print(undo_summary(Checkpoints(args.directory.resolve()).undo()))
+    checkpoints = Checkpoints(args.directory.resolve())
+    if args.show:
+        return _show_snapshot_file(checkpoints, args.show)
+    print(undo_summary(checkpoints.undo()))
+    return EXIT_OK
+
+
+def _show_snapshot_file(checkpoints, wanted: str) -> int:
+    """`undo --show SNAPSHOT:PATH`: the file as the snapshot holds it, on stdout."""
+    snapshot, _, path = wanted.partition(":")
+    is_snapshot = re.fullmatch(r"[0-9a-f]{7,40}", snapshot) is not None
+    content = checkpoints.file_at(snapshot, path) if is_snapshot and path else None
+    if content is None:
+        _say(f"snapshot {snapshot or '(none)'} holds no file {path or '(none named)'}: give "
+             "SNAPSHOT:PATH as `gemma-code undo` printed them")
+        return EXIT_ERROR
+    sys.stdout.buffer.write(content)
     return EXIT_OK
 
 
@@ -274,6 +293,22 @@ def cmd_map(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Have the model write AGENTS.md; the write is approved as any edit (see agent/init_run.py)."""
+    from .init_run import InitApprover, run_init
+    from .session import open_session
+    from .sessions import SessionStore
+
+    loaded = _loaded(args)
+    for line in loaded.notices():
+        _say(line)
+    settings = loaded.settings.model_copy(update={"verify": "off"})  # AGENTS.md is no code
+    approver = InitApprover(sys.stdout, sys.stdin if sys.stdin.isatty() else None, yes=args.yes)
+    with open_session(settings, args.directory.resolve(), approver=approver, store=SessionStore(),
+                      notice=_say) as lifecycle:
+        return run_init(lifecycle, approver, request=args.request, out=sys.stdout, err=sys.stderr)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from .events import event_json_schema
 
@@ -282,8 +317,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .models import print_models
+    from .models import print_models, print_server_models
 
+    if args.base_url:
+        return print_server_models(args.base_url, args.api_key_env, as_json=args.json)
     return print_models(as_json=args.json)
 
 
@@ -322,28 +359,25 @@ def _if_trusted(args: argparse.Namespace) -> Settings | None:
 
 COMMANDS = {"run": cmd_run, "config": cmd_config, "models": cmd_models, "pull": cmd_pull,
             "sessions": cmd_sessions, "schema": cmd_schema, "undo": cmd_undo,
-            "checkpoints": cmd_checkpoints, "trust": cmd_trust, "map": cmd_map, None: cmd_tui}
+            "checkpoints": cmd_checkpoints, "trust": cmd_trust, "map": cmd_map, "init": cmd_init,
+            None: cmd_tui}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("gemma-code: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head -1`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit either
+        return 128 + signal.SIGPIPE
     except Exception as exc:  # noqa: BLE001 - the one place errors become a one-line reason
         if os.environ.get("GEMMA_CODE_DEBUG"):
             raise
-        print(f"gemma-code: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_ERROR
-
-
-def _one_line(exc: BaseException) -> str:
-    """Our own errors speak for themselves; a builtin one (a bug, usually) names its type."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    is_ours = type(exc).__module__ != "builtins" or isinstance(exc, (OSError, ValueError))
-    return text if is_ours and text else f"{type(exc).__name__}: {text} (GEMMA_CODE_DEBUG=1 shows the traceback)"
+        print(f"gemma-code: error: {error_sentence(exc)}", file=sys.stderr)
+        return getattr(exc, "exit_code", EXIT_ERROR)  # a UsageError says 2
 
 
 if __name__ == "__main__":

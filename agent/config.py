@@ -24,7 +24,7 @@ from .trust import Ignored, ProjectConfig, TrustOffer, TrustStore, ignored_notic
 
 ApprovalMode = Literal["read-only", "ask", "auto-edit", "auto"]
 SandboxMode = Literal["auto", "off"]
-BackendName = Literal["auto", "llama.cpp", "mlx", "scripted"]
+BackendName = Literal["auto", "llama.cpp", "mlx", "scripted", "openai"]
 ENV_PREFIX = "GEMMA_CODE_"
 
 
@@ -44,6 +44,15 @@ class Settings(BaseModel):
     # "scripted" plays a JSON file back as the model: a project must not pick its own model.
     backend: BackendName = Field("auto", json_schema_extra=_lowers_safety("auto", "llama.cpp", "mlx"))
     mmproj: str | None = Field(None, description="image projector GGUF for a local model path")
+    # Where the code goes: a project must not send it to a server of its choosing.
+    base_url: str | None = Field(
+        None, description="an OpenAI-compatible server (URL, or ollama, lmstudio, vllm, "
+        "llama-server) for the openai backend", json_schema_extra=_lowers_safety(None),
+    )
+    api_key_env: str | None = Field(
+        None, description="the environment variable holding the server's API key",
+        json_schema_extra=_lowers_safety(None),
+    )
     image_tokens: int = Field(
         280, ge=70, le=1120,
         description="the most tokens one image may cost a vision model (Gemma 4: 70 to 1120)",
@@ -52,11 +61,19 @@ class Settings(BaseModel):
     max_steps: int = Field(40, ge=1, description="model steps per user turn")
     max_tokens: int = Field(2048, ge=16, description="tokens one model step may generate")
     context_size: int | None = Field(None, ge=512, description="None: the model's registry default")
+    compact_at: float = Field(
+        0.75, gt=0, le=1, description="share of the context at which old tool outputs are "
+        "masked and, if that is not enough, the conversation is compacted into a summary (1: never)",
+    )
     temperature: float | None = Field(None, ge=0, description="None: the model's registry default")
     constrain_tool_calls: bool = Field(True, description="grammar-constrained tool calls")
     edit_guards: bool = Field(
         True, description="no edit of a file not read, a whole-file write after two failed edits "
         "of a file, one nudge for a fix written as prose",
+    )
+    syntax_guard: bool = Field(
+        True, description="refuse an edit or write that breaks the syntax of a file that parsed "
+        "(tree-sitter; files over 1 MB or in a language without a grammar are not checked)",
     )
     retry_temperature: float = Field(
         0.7, ge=0, description="a step that repeats an earlier call is sampled once more at "
@@ -87,6 +104,10 @@ class Settings(BaseModel):
     n_gpu_layers: int = Field(-1, description="-1 offloads every layer when llama.cpp has a GPU")
     n_threads: int | None = Field(
         None, ge=1, description="llama.cpp threads for decoding and prefill; None: one per physical core",
+    )
+    draft: Literal["auto", "off", "lookup"] = Field(
+        "auto", description="speculative decoding on llama.cpp, drafting from the context: "
+        "'lookup' always, 'auto' paused while drafts keep missing, 'off' never",
     )
     repo_map_tokens: int | None = Field(
         None, ge=0, description="tokens of repo map in the first message; None: 1/32 of the "
@@ -126,7 +147,9 @@ def user_config_path() -> Path:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {(exc.strerror or str(exc)).lower()}") from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
 
 

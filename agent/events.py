@@ -38,22 +38,28 @@ class Usage(_Event):
     """Token and time accounting of one model step (one backend.stream call)."""
 
     type: Literal["usage"] = "usage"
-    prompt_tokens: int
-    cached_tokens: int = Field(description="prompt tokens reused from the backend's cache")
-    completion_tokens: int
+    prompt_tokens: int | None = Field(description="None: the server did not report it")
+    cached_tokens: int | None = Field(
+        description="prompt tokens reused from the backend's cache; None: not reported")
+    completion_tokens: int | None = Field(description="None: the server did not report it")
     prefill_seconds: float
     decode_seconds: float
     finish_reason: FinishReason = "stop"
     context_size: int = 0
+    drafted_tokens: int = Field(0, description="tokens speculative decoding drafted")
+    accepted_tokens: int = Field(0, description="drafted tokens the model accepted")
 
     @property
     def prefill_tokens_per_second(self) -> float:
-        new = self.prompt_tokens - self.cached_tokens
-        return new / self.prefill_seconds if self.prefill_seconds > 0 else 0.0
+        if self.prompt_tokens is None or self.prefill_seconds <= 0:
+            return 0.0
+        return (self.prompt_tokens - (self.cached_tokens or 0)) / self.prefill_seconds
 
     @property
     def decode_tokens_per_second(self) -> float:
-        return self.completion_tokens / self.decode_seconds if self.decode_seconds > 0 else 0.0
+        if self.completion_tokens is None or self.decode_seconds <= 0:
+            return 0.0
+        return self.completion_tokens / self.decode_seconds
 
 
 class ToolCallParsed(_Event):
@@ -92,6 +98,15 @@ class ApprovalNeeded(_Event):
     command: str | None = Field(None, description="for a shell call: the command that would run")
 
 
+class ToolOutput(_Event):
+    """Output of the command running now, as it comes (decoded, not yet redacted). Not part
+    of the stream: while a tool runs the loop waits, so a session hands these to its
+    `on_output` listener; the call's ToolFinished then holds the output the model gets."""
+
+    type: Literal["tool_output"] = "tool_output"
+    text: str
+
+
 class ApprovalResolved(_Event):
     type: Literal["approval_resolved"] = "approval_resolved"
     call_id: str
@@ -107,6 +122,7 @@ ToolErrorKind = Literal[
     "edit_old_not_found",  # edit_file's `old` is not in the file
     "edit_already_made",  # the file already holds what the edit would make
     "unread_file",  # not run: the file was not read first (the error shows it)
+    "syntax",  # not run: the change would break the syntax of a file that parsed
     "extra_call",  # not run: a step's calls after its first
     "path_not_found",
     "outside_workspace",
@@ -152,6 +168,34 @@ class Notice(_Event):
 
     type: Literal["notice"] = "notice"
     text: str
+
+
+class Compacted(Notice):
+    """The history shrank to fit the context (agent/compaction.py): old tool outputs masked,
+    or the conversation replaced by the model's hand-off summary. A Notice, so every consumer
+    shows its `text`; sessions save the new history."""
+
+    type: Literal["compacted"] = "compacted"  # type: ignore[assignment]
+    text: str = ""
+    kind: Literal["masked", "compacted"]
+    tokens_before: int
+    tokens_after: int
+    context_size: int
+    outputs_masked: int = Field(0, description="tool outputs replaced by a one-line stub")
+    messages_before: int = Field(0, description="messages the summary replaced")
+    focus: str = ""
+
+    def model_post_init(self, context: object) -> None:
+        if not self.text:
+            object.__setattr__(self, "text", self.line())
+
+    def line(self) -> str:
+        """`masked 12 old tool outputs: context 6,100 -> 3,900 tokens of 8,192`"""
+        sizes = f"{self.tokens_before:,} -> {self.tokens_after:,} tokens of {self.context_size:,}"
+        if self.kind == "masked":
+            n = self.outputs_masked
+            return f"masked {n} old tool output{'s' if n != 1 else ''}: context {sizes}"
+        return f"compacted {self.messages_before} messages into a summary: context {sizes}"
 
 
 class AttachedFile(BaseModel):
@@ -206,6 +250,61 @@ class VerifyFinished(_Event):
         return self.outcome == "passed"
 
 
+# Streamed by `gemma-code run` only: the first and the last line of its `--json` output.
+
+
+class RunStarted(_Event):
+    """What runs, where, and the settings that decide what it may do."""
+
+    type: Literal["run_started"] = "run_started"
+    session_id: str
+    continued: bool = Field(description="true when it goes on with a saved session")
+    version: str = Field(description="gemma-code's version")
+    model: str
+    backend: str
+    workspace: str
+    approval: str = Field(description="the approval mode: read-only, ask, auto-edit or auto")
+    sandbox: str = Field(description="what confines shell commands ('bubblewrap'...), 'off' or 'none'")
+    network: bool
+    verify: bool = Field(description="whether the project's tests run after a turn that changed files")
+    context_size: int
+    max_steps: int
+    max_tokens: int | None = None
+    temperature: float | None = None
+    threads: int | None = Field(None, description="CPU threads the model computes on, when known")
+
+
+class BlockedAction(BaseModel):
+    """A tool call the approval mode did not let run, since nobody can approve it headless."""
+
+    model_config = ConfigDict(frozen=True)
+    tool: str
+    target: str = Field(description="the file or the command it was for ('' if neither)")
+    reason: str = Field(description="why it needed approval")
+    allowed_by: str | None = Field(
+        description="the option that would let it run ('--approval auto-edit'...); None: it asks "
+        "in every mode"
+    )
+
+
+class RunFinished(_Event):
+    """The run's outcome in one object: the answer, totals, the files changed, why it ended."""
+
+    type: Literal["run_finished"] = "run_finished"
+    reason: Literal[TurnEndReason, "error"] = Field(description="as in `done`, or 'error'")
+    exit_code: int = Field(description="the status gemma-code exits with (see `gemma-code run --help`)")
+    answer: str = Field(description="the model's final answer (the text of its last step)")
+    steps: int
+    prompt_tokens: int | None = Field(description="None: no step's figure was reported")
+    cached_tokens: int | None = Field(description="None: no step's figure was reported")
+    completion_tokens: int | None = Field(description="None: no step's figure was reported")
+    prefill_seconds: float
+    decode_seconds: float
+    seconds: float = Field(description="wall-clock time of the run")
+    files_changed: tuple[str, ...] = ()
+    blocked: tuple[BlockedAction, ...] = Field((), description="calls the approval mode blocked")
+
+
 AgentEvent = Annotated[
     Union[
         StepStarted,
@@ -219,9 +318,12 @@ AgentEvent = Annotated[
         TurnDone,
         ErrorEvent,
         Notice,
+        Compacted,
         ContextAttached,
         VerifyStarted,
         VerifyFinished,
+        RunStarted,
+        RunFinished,
     ],
     Field(discriminator="type"),
 ]

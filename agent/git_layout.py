@@ -7,6 +7,7 @@ written by the agent, can point git's writes or its config somewhere else.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,18 +25,38 @@ class Layout:
     commondir: str | None  # the text of git_dir/commondir
 
 
-def read_text(path: Path) -> str | None:
-    """A small file's text, or None when it cannot be read."""
+def read_text(path: Path, limit: int = 1 << 20) -> str | None:
+    """A small regular file's text (its first `limit` bytes), or None when it cannot be read.
+
+    Anything else is None without being read: a FIFO planted as `.git` would block forever.
+    """
     try:
-        return path.read_text(encoding="utf-8", errors="surrogateescape")
-    except OSError:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError):
         return None
+    with os.fdopen(fd, "rb") as file:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return file.read(limit).decode("utf-8", errors="surrogateescape")
+        except OSError:
+            return None
 
 
-def _is_git_dir(path: Path) -> bool:
+def is_git_dir(path: Path) -> bool:
+    """Whether git would take `path` for a repository's git dir."""
     if not (path / "HEAD").is_file():
         return False
     return (path / "commondir").is_file() or ((path / "objects").is_dir() and (path / "refs").is_dir())
+
+
+def pointed_git_dir(dot_git: Path) -> Path | None:
+    """The git dir a `.git` file names (`gitdir: <path>`, from its folder), if it is one."""
+    text = read_text(dot_git) or ""
+    if not text.startswith("gitdir:"):
+        return None
+    git_dir = dot_git.parent / text.removeprefix("gitdir:").strip()
+    return git_dir if is_git_dir(git_dir) else None
 
 
 def find_layout(start: Path) -> Layout | None:
@@ -56,7 +77,7 @@ def find_layout(start: Path) -> Layout | None:
             if not text.startswith("gitdir:"):
                 continue
             git_dir, mark = folder / text.removeprefix("gitdir:").strip(), ("file", text)
-        if not _is_git_dir(git_dir):
+        if not is_git_dir(git_dir):
             continue
         git_dir = git_dir.resolve()
         commondir = read_text(git_dir / "commondir")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from .events import (
@@ -33,6 +33,8 @@ class Agent:
     messages: list[Message] = field(default_factory=list)
     prose_nudge: bool = False
     retry_temperature: float = 0.0
+    # Before each step: may shrink `messages` to fit the context (agent/compaction.py).
+    before_step: Callable[[Agent], Iterator[AgentEvent]] | None = None
 
 
 def _record(agent: Agent, call: ToolCall, result: ToolResult) -> ToolFinished:
@@ -49,8 +51,15 @@ def _record(agent: Agent, call: ToolCall, result: ToolResult) -> ToolFinished:
 MAX_REPEATS = 3  # identical calls allowed in one turn; the next one ends the turn
 
 
-def _call_key(call: ToolCall) -> str:
-    return call.name + json.dumps(call.arguments, sort_keys=True)
+def _call_key(call: ToolCall) -> tuple[str, str]:
+    return call.name, json.dumps(call.arguments, sort_keys=True)
+
+
+def _forget_looks(agent: Agent, made: Counter[tuple[str, str]]) -> None:
+    """After a file changed, reads, searches and commands are no longer repeats: running the
+    tests again after an edit is what a model should do. Edits keep their counts."""
+    for key in [key for key in made if not agent.tools.edits_files(key[0])]:
+        del made[key]
 
 
 def _repeat_note(times: int) -> str:
@@ -88,7 +97,7 @@ def _generate(agent: Agent, specs, options: GenerationOptions) -> Iterator[Agent
     return step
 
 
-def _next_step(agent: Agent, specs, made: Counter[str]) -> Iterator[AgentEvent]:
+def _next_step(agent: Agent, specs, made: Counter[tuple[str, str]]) -> Iterator[AgentEvent]:
     """A model step; one that repeats an earlier call is sampled again once, hotter (a model at
     temperature 0 repeats itself exactly). The discarded step never enters the history."""
     step = yield from _generate(agent, specs, agent.options)
@@ -104,7 +113,8 @@ def _next_step(agent: Agent, specs, made: Counter[str]) -> Iterator[AgentEvent]:
     return step
 
 
-def _run_calls(agent: Agent, calls: list[ToolCall], made: Counter[str]) -> Iterator[AgentEvent]:
+def _run_calls(agent: Agent, calls: list[ToolCall],
+               made: Counter[tuple[str, str]]) -> Iterator[AgentEvent]:
     """Run the step's first call; the others are answered unrun (one result before the next).
     Returns whether a file changed."""
     first, *rest = calls
@@ -131,9 +141,11 @@ def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
     agent.messages.append(user)
     agent.ctx.edit_failures.clear()
     specs = agent.tools.specs()
-    made: Counter[str] = Counter()
+    made: Counter[tuple[str, str]] = Counter()
     changed = nudged = False
     for step_number in range(1, agent.max_steps + 1):
+        if agent.before_step is not None:
+            yield from agent.before_step(agent)
         yield StepStarted(step=step_number)
         step = yield from _next_step(agent, specs, made)
         if step.finish in ("cancelled", "context_full") or not step.calls:
@@ -154,7 +166,9 @@ def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
                     "repeated_call"))
             yield TurnDone(reason="repeated", steps=step_number)
             return
-        changed = (yield from _run_calls(agent, step.calls, made)) or changed
+        if (yield from _run_calls(agent, step.calls, made)):
+            changed = True
+            _forget_looks(agent, made)
         if agent.ctx.cancel.is_set():
             yield TurnDone(reason="cancelled", steps=step_number)
             return

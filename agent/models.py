@@ -29,7 +29,7 @@ from .protocols import Backend
 __all__ = [
     "BackendOpener", "ModelEntry", "ModelError", "Notice", "auto_model_name", "list_models",
     "llama_threads", "model_label", "model_names", "open_backend", "open_backend_with_progress",
-    "print_models", "pull_model",
+    "print_models", "print_server_models", "pull_model", "uses_server",
 ]
 
 
@@ -55,7 +55,9 @@ def open_backend(settings: Settings, notice: Notice = _quiet, progress: Progress
 
         if settings.model == "auto":
             raise ModelError("the scripted backend needs --model path/to/script.json")
-        return ScriptedBackend(load_script(settings.model))
+        return ScriptedBackend(load_script(settings.model), context_size=settings.context_size or 32768)
+    if uses_server(settings):
+        return _open_server(settings)
     resolved = resolve_model(settings.model, settings.mmproj, progress=progress or _announcer(notice))
     spec = resolved.spec
     default = default_model_name()
@@ -100,10 +102,47 @@ def _open_llama(resolved: ResolvedModel, spec: ModelSpec, context_size: int, set
         resolved.path, context_size=context_size,
         sampling=spec.sampling, chat_format=spec.chat_format, n_gpu_layers=settings.n_gpu_layers,
         n_threads=settings.n_threads, mmproj=resolved.mmproj, image_tokens=settings.image_tokens,
+        draft=settings.draft,
     )
     if backend.vision_error:
         notice(f"{backend.vision_error}; images are read with OCR instead")
     return backend
+
+
+def uses_server(settings: Settings) -> bool:
+    """Whether the model runs on an OpenAI-compatible server (`--backend openai`, or a
+    `--base-url` with the backend left to choose)."""
+    return settings.backend == "openai" or (settings.backend == "auto" and bool(settings.base_url))
+
+
+def _open_server(settings: Settings) -> Backend:
+    from gemma_code.backends.openai_backend import PRESETS, connect
+
+    if not settings.base_url:
+        raise ModelError("the openai backend needs --base-url URL (or a preset: "
+                         f"{', '.join(PRESETS)})")
+    return connect(settings.base_url, settings.model, settings.api_key_env, settings.context_size)
+
+
+def print_server_models(base_url: str, api_key_env: str | None, as_json: bool,
+                        out: TextIO | None = None) -> int:
+    """`gemma-code models --base-url URL`: the models the server lists (or JSON)."""
+    from gemma_code.backends.openai_backend import list_served_models
+
+    out = out or sys.stdout
+    try:
+        served = list_served_models(base_url, api_key_env)
+    except ModelError as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    if as_json:
+        json.dump([{"id": m.id, "context_size": m.context_size} for m in served], out, indent=2)
+        out.write("\n")
+        return 0
+    for model in served:
+        size = f"  context {model.context_size}" if model.context_size else ""
+        print(f"{model.id}{size}", file=out)
+    return 0
 
 
 def _open_mlx(path: Path, spec: ModelSpec, context_size: int, image_tokens: int) -> Backend:
@@ -136,6 +175,8 @@ def auto_model_name() -> str:
 
 def model_label(settings: Settings) -> str:
     """The model's name as people know it: the registry name, or the file's name."""
+    if uses_server(settings):
+        return settings.model
     if settings.model == "auto":
         return auto_model_name()
     if "/" in settings.model or settings.model.endswith((".gguf", ".json")):
@@ -206,4 +247,6 @@ def pull_model(name: str, out: TextIO | None = None, err: TextIO | None = None) 
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    from .errors import error_sentence
+
+    return error_sentence(exc)

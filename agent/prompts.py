@@ -48,3 +48,32 @@ def system_prompt(root: Path) -> str:
         f"Top level: {_top_level(root)}\n"
         f"System: {platform.system()} {platform.machine()}, today is {date.today().isoformat()}"
     )
+
+
+_INIT = """\
+Call write_file to write AGENTS.md at the workspace root: short notes for a coding agent that
+will work in this repository. Base them on the repository map and the files above (read_file
+others if you must; run no commands). Write only what the files show: invent no commands,
+tools or rules. Under 60 lines of Markdown, with these sections:
+- a title and one or two sentences on what the project is;
+- Layout: the main folders and files, and what each holds;
+- Commands: install, build, lint, each in backticks, and this line as it is:
+  {test}
+- Conventions: language version, style, naming, where tests go.{existing}{request}
+Do not answer with the text: call write_file with path "AGENTS.md" and the whole file as
+content. Then answer with one sentence."""
+
+
+def init_prompt(test_command: str | None, exists: bool, request: str = "") -> str:
+    """What `gemma-code init` and `/init` ask of the model: write (or improve) AGENTS.md."""
+    test = (f"Test: `{test_command}`" if test_command
+            else "Test: `command` (only if the files show how the tests run)")
+    existing = ("\nAGENTS.md exists (shown above): improve it, do not start over. Keep what "
+                "is still right and its order, fix what is wrong, add what is missing."
+                if exists else "")
+    extra = f"\nThe user adds: {request.strip()}" if request.strip() else ""
+    return _INIT.format(test=test, existing=existing, request=extra)
+
+
+INIT_NOT_WRITTEN = ("You answered with text, but AGENTS.md was not written. Call write_file now "
+                    'with path "AGENTS.md" and the whole file as content.')

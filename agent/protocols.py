@@ -7,7 +7,7 @@ Each protocol is small on purpose. Concrete classes live elsewhere (`backends/`,
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -130,6 +130,10 @@ class ToolContext:
     # `seen`), and a second failed edit of a file in one turn asks for a whole-file write.
     edit_guards: bool = False
     edit_failures: dict[Path, int] = field(default_factory=dict)  # this turn's, per file
+    # The `syntax_guard` setting: no edit or write that breaks the syntax of a file that parsed.
+    syntax_guard: bool = False
+    # Gets a running command's output as it comes (None: nobody watches); see events.ToolOutput.
+    output: Callable[[str], None] | None = None
 
 
 @runtime_checkable

@@ -7,6 +7,7 @@ generator so that approval events reach the consumer before the approver is aske
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
@@ -37,19 +38,48 @@ from .safety.secrets import redact_credentials, secret_reason
 # Shell syntax that can chain or redirect: an allow-listed prefix says nothing about it.
 _SHELL_OPERATORS = (";", "&", "|", "`", "$(", ">", "<", "\n")
 # Commands whose second word says what they do (`git status` vs `git push`).
-_TWO_WORD_COMMANDS = {"git", "npm", "pnpm", "yarn", "cargo", "go", "uv", "pip", "make", "docker"}
+_TWO_WORD_COMMANDS = {"git", "npm", "pnpm", "yarn", "cargo", "go", "uv", "pip", "make", "docker",
+                      "poetry", "pipenv", "bundle", "bun", "deno"}
+# Subcommands that run the program named next (`npm run build`, `uv run pytest`): "always"
+# covers that program too, not everything the subcommand can run.
+_RUN_SUBCOMMANDS = {"run", "exec", "x", "dlx"}
+_RUNNERS = {"npx", "pnpx", "bunx"}  # `npx jest`: the package they run is part of the prefix
+# Interpreters: "always" covers the module (`python -m pytest`) or script they run, never
+# the interpreter itself (that would allow every program in its language).
+_INTERPRETER = re.compile(r"(python|pypy)[\d.]*|node|ruby|perl|php|bash|sh|zsh")
+
+
+def _prefix_words(words: list[str]) -> list[str] | None:
+    """The narrowest prefix that still means "this kind of command"; None: only this one."""
+    first = words[0]
+    if _INTERPRETER.fullmatch(first):
+        if len(words) > 2 and words[1] == "-m":
+            return words[:3]
+        return words[:2] if len(words) > 1 and not words[1].startswith("-") else None
+    if (first in _RUNNERS or first in _TWO_WORD_COMMANDS) and len(words) == 1:
+        return None  # `git` alone: "always" must not cover `git push`
+    if first in _RUNNERS:
+        return words[:2]
+    if first in _TWO_WORD_COMMANDS:
+        if words[1] in _RUN_SUBCOMMANDS and len(words) > 2:
+            rest = None if words[2].startswith("-") else _prefix_words(words[2:])
+            return None if rest is None else words[:2] + rest
+        return words[:2]
+    return words[:1]
 
 
 def command_prefix(command: str) -> str:
-    """The prefix "approve always" remembers for a shell command."""
+    """The prefix "approve always" remembers for a shell command: `python -m pytest` for
+    `python -m pytest -q`, `npm test`, `git status`; "" when no prefix is narrow enough
+    (`python -c CODE`, `sh -c TEXT`, `git` alone): then "always" is not offered."""
     try:
         words = shlex.split(command)
     except ValueError:
         words = command.split()
     if not words:
         return ""
-    take = 2 if words[0] in _TWO_WORD_COMMANDS and len(words) > 1 else 1
-    return " ".join(words[:take])
+    chosen = _prefix_words(words)
+    return " ".join(chosen) if chosen is not None else ""
 
 
 def _matches_prefix(command: str, prefixes: Sequence[str]) -> bool:
@@ -121,6 +151,11 @@ class ToolRegistry:
     def names(self) -> list[str]:
         return list(self._tools)
 
+    def edits_files(self, name: str) -> bool:
+        """Whether the tool called `name` is a file edit (not a command; False when unknown)."""
+        tool = self._tools.get(name)
+        return tool is not None and tool.mutating and not tool.runs_commands
+
     def _secret_gate(self, tool: Tool, args: BaseModel, ctx: ToolContext) -> _Gate | None:
         path = getattr(args, "path", None)
         if self.mode == "auto" or not isinstance(path, str):
@@ -164,6 +199,8 @@ class ToolRegistry:
                 return _Gate(f"this command {danger}; such commands ask in every mode", None)
         remember = command_prefix(command) if command is not None else f"tool:{tool.name}"
         always = f"`{remember}`" if command is not None else tool.name
+        if command is not None and (not remember or any(op in command.strip() for op in _SHELL_OPERATORS)):
+            remember = always = None  # no prefix fits, or none lets a chained or redirected command run
         if self.mode == "auto":
             if command is None or self.auto_runs_shell:
                 return None

@@ -18,7 +18,9 @@ from .checkpoints.records import Checkpoint, CheckpointError, UndoResult
 from .checkpoints.store import Checkpoints
 from .config import ApprovalMode, Settings
 from .context import add_context
-from .events import AgentEvent, Notice, TurnDone
+from .compaction import Compactor
+from .context.prepare import token_counter
+from .events import AgentEvent, Compacted, Notice, ToolOutput, TurnDone, Usage
 from .host_git import repository_changed
 from .images import ImageForModel, PreparedImage, image_for_model, prepare_image
 from .loop import Agent
@@ -58,6 +60,7 @@ class Session:
         self.unconfined: str | None = None  # why shell commands run unconfined, when they do
         self._turns = 0
         self._repository_warned: str | None = None
+        self.changed_files: tuple[str, ...] = ()  # by the last turn, as its checkpoint says
         sandbox = self._sandbox(settings)
         self.checkpoints = Checkpoints(self.workspace.root) if settings.checkpoints else None
         registry = ToolRegistry(
@@ -71,7 +74,7 @@ class Session:
             ctx=ToolContext(
                 self.workspace, self.cancel, settings.shell_timeout, sandbox,
                 vision=backend.vision, network=settings.network,
-                edit_guards=settings.edit_guards,
+                edit_guards=settings.edit_guards, syntax_guard=settings.syntax_guard,
             ),
             options=GenerationOptions(
                 max_tokens=settings.max_tokens, temperature=settings.temperature,
@@ -82,6 +85,8 @@ class Session:
             messages=history or [SystemMessage(content=system_prompt(self.workspace.root))],
         )
         self._saved_count = len(history) if history else 0
+        self.compactor = Compactor(backend, token_counter(backend), settings.compact_at)
+        self.agent.before_step = self.compactor.before_step
         self.verifier = None if settings.verify == "off" else Verifier(
             self.workspace.root, rounds=settings.verify_rounds, configured=settings.test_command,
             timeout=settings.verify_timeout or settings.shell_timeout,
@@ -120,6 +125,27 @@ class Session:
             self.saved.append(new)
         self._saved_count = len(self.agent.messages)
 
+    def _saw(self, event: AgentEvent) -> None:
+        """Save what the event added; a rewritten history is saved whole."""
+        if isinstance(event, Usage):  # the prompt it counts is the history without the answer
+            self.compactor.observe(event, self.agent.messages, self.agent.tools.specs())
+        if isinstance(event, Compacted):
+            if self.saved is not None:
+                self.saved.rewrite(event.kind, self.agent.messages)
+            self._saved_count = len(self.agent.messages)
+        else:
+            self._save()
+
+    def compact(self, focus: str = "") -> Iterator[AgentEvent]:
+        """Compact the conversation now (`/compact [focus]`): the model's summary replaces it."""
+        self.cancel.clear()
+        if not any(isinstance(m, UserMessage) for m in self.agent.messages):
+            yield Notice(text="nothing to compact yet")
+            return
+        for event in self.compactor.compact(self.agent, focus=focus):
+            self._saw(event)
+            yield event
+
     def attach_image(
         self, source: Path | bytes | PreparedImage, name: str | None = None
     ) -> ImageForModel:
@@ -157,7 +183,7 @@ class Session:
         try:
             changed = self._changed if self.checkpoints is not None else None
             for event in verified_turn(self.agent, user, self.verifier, changed):
-                self._save()
+                self._saw(event)
                 if isinstance(event, TurnDone):
                     done = event  # stays the turn's last event, after the checkpoint notices
                 else:
@@ -182,9 +208,10 @@ class Session:
         return result
 
     def _changed(self) -> bool:
-        """Whether the running turn has changed files (what decides that its tests run)."""
+        """Whether the running turn has changed files (what decides that its tests run); a turn
+        that changed only AGENTS.md files (`/init`) changed nothing the tests could check."""
         try:
-            return bool(self.checkpoints.changed_so_far())
+            return any(Path(f).name != "AGENTS.md" for f in self.checkpoints.changed_so_far())
         except CheckpointError:
             return False
 
@@ -194,8 +221,11 @@ class Session:
         warning = self._repository_warning()
         try:
             checkpoint = self.checkpoints.end_turn()
+            self.changed_files = checkpoint.files if checkpoint else ()
         except CheckpointError as exc:
-            return [*warning, Notice(text=f"the end of this turn was not checkpointed: {exc}")]
+            return [*warning, *self._nested_repos_warning(),
+                    Notice(text=f"the end of this turn was not checkpointed: {exc}")]
+        warning += self._nested_repos_warning()
         if checkpoint is None or not checkpoint.files:
             return warning
         said = [*warning, Notice(text=_changed_line(checkpoint))]
@@ -213,6 +243,12 @@ class Session:
         return [Notice(text=f"{why}. Before you use git there yourself, check its .git/config "
                             "and .git/hooks: what the agent wrote there could run programs")]
 
+    def _nested_repos_warning(self) -> list[Notice]:
+        """Said once: git repositories below the top that the turn made or changed (and new
+        submodule entries), whose config and hooks the person's own git there would run."""
+        text = self.checkpoints.nested_git.warning()
+        return [Notice(text=text)] if text else []
+
     def _commit(self, checkpoint: Checkpoint) -> str:
         answer = next((m.text for m in reversed(self.agent.messages)
                        if isinstance(m, AssistantMessage) and m.text.strip()), "")
@@ -226,7 +262,8 @@ class Session:
 def _changed_line(checkpoint: Checkpoint) -> str:
     files = checkpoint.files
     shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
-    return f"changed {shown} (/undo or `gemma-code undo` puts them back)"
+    back = "puts it back" if len(files) == 1 else "puts them back"
+    return f"changed {shown} (/undo or gemma-code undo {back})"
 
 
 class SessionLifecycle:
@@ -245,6 +282,8 @@ class SessionLifecycle:
         self.mode: ApprovalMode = settings.approval
         self.cancel = threading.Event()  # every session's: an approver can watch this one
         self.session: Session | None = None
+        # Gets a running command's output as it comes (the TUI shows it live), on the turn's thread.
+        self.on_output: Callable[[ToolOutput], None] | None = None
         # The conversation to go on with once a model is loaded (a resumed one, or none).
         self._saved: SessionFile | None = None
         self._history: list[Message] | None = None
@@ -301,6 +340,12 @@ class SessionLifecycle:
             self.session.saved = self.store.create(self.root, self.settings.model)
         return self.session.run(user)
 
+    def compact(self, focus: str = "") -> Iterator[AgentEvent]:
+        """Compact the current conversation now (see `Session.compact`)."""
+        if self.session is None:
+            raise RuntimeError("no model is loaded")
+        return self.session.compact(focus)
+
     def undo(self) -> UndoResult:
         """Restore the files the last turn changed; the session's model hears of it."""
         return self.session.undo() if self.session else Checkpoints(self.root).undo()
@@ -310,11 +355,16 @@ class SessionLifecycle:
         if self.session is not None:
             self.session.backend.close()
 
+    def _output(self, text: str) -> None:
+        if self.on_output is not None:
+            self.on_output(ToolOutput(text=text))
+
     def _renew(self, backend: Backend, saved: SessionFile | None,
                history: list[Message] | None) -> None:
         session = Session(self.settings, backend, self.root, self.approver, saved, history,
                           cancel=self.cancel)
         session.agent.tools.mode = self.mode
+        session.agent.ctx.output = self._output
         if self.session is not None:  # "always" answers hold for as long as the lifecycle
             session.agent.tools.keep_approvals_of(self.session.agent.tools)
         self.session = session

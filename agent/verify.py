@@ -257,6 +257,11 @@ def _turn(agent: Agent, user: UserMessage, seen: list[ToolFinished]) -> Generato
     return done
 
 
+# Turns whose changes are tested: an answer, and a loop the repeat guard ended (the test
+# output is news that can get a stuck model moving; out of steps or stopped, it is not asked).
+_VERIFIED_ENDS = ("answered", "repeated")
+
+
 def verified_turn(agent: Agent, user: UserMessage, verifier: Verifier | None,
                   changed: Callable[[], bool] | None = None) -> Iterator[AgentEvent]:
     """`run_turn`, and then, when the turn changed files, the tests; while they fail the model
@@ -268,7 +273,7 @@ def verified_turn(agent: Agent, user: UserMessage, verifier: Verifier | None,
     seen: list[ToolFinished] = []
     done = yield from _turn(agent, user, seen)
     steps = done.steps
-    if verifier is not None and done.reason == "answered" and (
+    if verifier is not None and done.reason in _VERIFIED_ENDS and (
             changed() if changed is not None else any(e.diff for e in seen)):
         for round_ in range(verifier.rounds + 1):
             result = yield from verifier.run(agent)
@@ -282,6 +287,6 @@ def verified_turn(agent: Agent, user: UserMessage, verifier: Verifier | None,
             message = failure_message(result)
             done = yield from _turn(agent, UserMessage.of(message), seen)
             steps += done.steps
-            if done.reason != "answered":
+            if done.reason not in _VERIFIED_ENDS:
                 break
     yield done.model_copy(update={"steps": steps})

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, Usage
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
+from .drafting import DraftStats
 from .grammar import json_call_may_open, json_call_rest_grammar
 from .toolcalls import ToolCallParser, ToolFormat
 
@@ -73,6 +74,7 @@ class GenerationStep:
         self.finish: FinishReason | None = None  # set when the step ends
         self.parser = ToolCallParser(engine.tool_format, {t.name for t in tools})
         self._json_decided = False  # an unmarked JSON call was constrained or ruled out
+        self.drafts = DraftStats()  # speculative decoding's count, for an engine that drafts
 
     def _usage(self, cached: int, prefill: float, decode: float, finish: FinishReason) -> Usage:
         self.finish = finish
@@ -80,6 +82,7 @@ class GenerationStep:
             prompt_tokens=len(self.prompt), cached_tokens=cached,
             completion_tokens=len(self.generated), prefill_seconds=prefill,
             decode_seconds=decode, finish_reason=finish, context_size=self.engine.context_size,
+            drafted_tokens=self.drafts.drafted, accepted_tokens=self.drafts.accepted,
         )
 
     def _budget(self) -> int:

@@ -20,6 +20,9 @@ from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .models.spec import Sampling
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
+from .drafting import (
+    DraftMode, DraftPolicy, DraftStats, PromptLookup, exact_draft_limit, speculative_tokens,
+)
 from .generation_step import GenerationStep
 from .image_spans import VisionError, encode_with_images, image_start
 from .llama_vision import Projector
@@ -116,10 +119,13 @@ class LlamaCppBackend:
         n_batch: int = 512,
         mmproj: Path | None = None,
         image_tokens: int = 280,
+        draft: DraftMode = "off",
     ) -> None:
         """`mmproj`: the model's image projector; with it the model sees images, each costing
         at most `image_tokens` (a batch holds a whole image: its tokens attend both ways).
-        `n_threads` (decode and batches alike): None is one per physical core."""
+        `n_threads` (decode and batches alike): None is one per physical core. `draft`:
+        prompt-lookup speculative decoding ("lookup": always; "auto": only drafts this build
+        verifies exactly, paused while they keep missing; "off": plain `Llama.generate`)."""
         if mmproj is not None:
             n_batch = max(n_batch, image_tokens)
         self.threads = choose_threads(n_threads)
@@ -143,6 +149,9 @@ class LlamaCppBackend:
         self.tool_format = self.template.tool_format
         self.history = PromptHistory(self.template, self._encode)
         self._grammars: dict[tuple[str, bool] | str, Any] = {}
+        self.draft: DraftMode = draft
+        self._lookup = PromptLookup()  # kept: each step's context continues the last one's
+        self.exact_draft: int | None = None  # drafts "auto" may verify exactly; None: not tried
 
     @staticmethod
     def _load(path: Path, n_ctx: int, n_gpu_layers: int, n_threads: int, n_batch: int):
@@ -250,15 +259,25 @@ class LlamaCppBackend:
         return self._grammars[gbnf]
 
     def sample(self, context: list[int], constraint, temperature: float | None,
-               limit: int) -> Generator[int, Any, None]:
-        """`Llama.generate`'s tokens after `context` under the grammar `constraint`. They are
-        drawn one at a time and without end, so `limit` is left to the step."""
+               limit: int, drafts: DraftStats | None = None) -> Generator[int, Any, None]:
+        """The tokens sampled after `context` under the grammar `constraint`, one at a time;
+        the step stops at its budget (`limit`, which bounds the drafts). With drafting on,
+        `drafts` counts the tokens drafted and accepted."""
         s = self.sampling
-        return self.llm.generate(
-            context, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
-            temp=s.temperature if temperature is None else temperature,
-            repeat_penalty=s.repeat_penalty, grammar=constraint,
-        )
+        options = dict(top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
+                       temp=s.temperature if temperature is None else temperature,
+                       repeat_penalty=s.repeat_penalty, grammar=constraint)
+        if self.draft == "off" or self.llm._is_recurrent or self.llm._is_hybrid:
+            return self.llm.generate(context, **options)  # a recurrent state cannot roll back
+        self.prefill(context, None)  # nothing to do when the step has just prefilled it
+        if self.draft == "auto" and self.exact_draft is None:
+            self.exact_draft = exact_draft_limit(self.llm, context)  # once, on first use
+            self.prefill(context, None)
+        sampler = self.llm._init_sampler(**options)
+        self._lookup.follow(context)
+        policy = DraftPolicy(self.draft, self.exact_draft or 0)
+        return speculative_tokens(self.llm, sampler, self._lookup, policy,
+                                  drafts if drafts is not None else DraftStats(), limit)
 
     def stream(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions
@@ -283,11 +302,19 @@ class _Run(GenerationStep):
 
     def _decode(self) -> Iterator[BackendEvent]:
         engine, tools, options = self.engine, self.tools, self.options
-        piece, is_end = engine.piece, engine.is_end  # bound once: they run per token
         constrain = options.constrain_tool_calls and bool(tools)
         grammar_on = constrain and options.tool_choice == "required"
-        tokens = engine.sample(self.prompt, engine.constraint(tools, True) if grammar_on else None,
-                               options.temperature, self._budget())
+        self.tokens = engine.sample(self.prompt,
+                                    engine.constraint(tools, True) if grammar_on else None,
+                                    options.temperature, self._budget(), self.drafts)
+        try:
+            return (yield from self._consume(constrain, grammar_on))
+        finally:
+            self.tokens.close()  # a drafting sampler trims its cache to what was taken
+
+    def _consume(self, constrain: bool, grammar_on: bool) -> Iterator[BackendEvent]:
+        engine, options, tokens = self.engine, self.options, self.tokens
+        piece, is_end = engine.piece, engine.is_end  # bound once: they run per token
         calls = 0
         while True:
             token = next(tokens, None)
@@ -315,8 +342,9 @@ class _Run(GenerationStep):
                 tokens.close()
                 context = self.prompt + self.generated
                 engine.prefill(context, None)
-                tokens = engine.sample(context, rest, options.temperature,
-                                       self._budget() - len(self.generated))
+                tokens = self.tokens = engine.sample(
+                    context, rest, options.temperature, self._budget() - len(self.generated),
+                    self.drafts)
         events = self.parser.finish()
         calls += sum(isinstance(e, ToolCallParsed) for e in events)
         yield from self._emit(events)

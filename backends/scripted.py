@@ -54,8 +54,10 @@ class ScriptExhausted(RuntimeError):
 def load_script(path: str | Path) -> Script:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read script {path}: {exc}") from exc
+    except OSError as exc:
+        raise ValueError(f"cannot read script {path}: {(exc.strerror or str(exc)).lower()}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"cannot read script {path}: not JSON ({exc})") from exc
     try:
         return Script.model_validate({"turns": data} if isinstance(data, list) else data)
     except ValidationError as exc:
@@ -99,6 +101,12 @@ class ScriptedBackend:
         self.turns_played += 1
         self.seen.append(list(messages))
         self.temperatures.append(options.temperature)
+        prompt = _approx_tokens(messages)
+        if prompt >= self.context_size:  # as a real model: no room left to write in
+            yield Usage(prompt_tokens=prompt, cached_tokens=0, completion_tokens=0,
+                        prefill_seconds=0.0, decode_seconds=0.0, finish_reason="context_full",
+                        context_size=self.context_size)
+            return
         started = time.perf_counter()
         produced = 0
         finish: FinishReason = turn.finish_reason or ("tool_calls" if turn.tool_calls else "stop")
@@ -113,7 +121,7 @@ class ScriptedBackend:
             for call in turn.tool_calls:
                 yield ToolCallParsed(call=ToolCall(name=call.name, arguments=call.arguments))
         yield Usage(
-            prompt_tokens=_approx_tokens(messages), cached_tokens=0, completion_tokens=produced,
+            prompt_tokens=prompt, cached_tokens=0, completion_tokens=produced,
             prefill_seconds=0.0, decode_seconds=time.perf_counter() - started,
             finish_reason=finish, context_size=self.context_size,
         )

@@ -191,7 +191,7 @@ def test_a_planted_instruction_to_wipe_home_is_gated_end_to_end(world: World, tm
     env = {**isolated_env, "HOME": str(home)}
     proc = run_cli(["run", "--backend", "scripted", "--model", str(script), "--approval", "auto",
                     "--json", "follow CONTRIBUTING.md"], world.root, env)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # the approval mode blocked a call
     assert (home / "thesis.tex").read_text() == "years of work\n"
     assert '"type":"approval_needed"' in proc.stdout and "home" in proc.stdout
     assert '"approved":false' in proc.stdout

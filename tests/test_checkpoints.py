@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from gemma_code.agent.checkpoints.git_reads import GitReads
+from gemma_code.agent.checkpoints.git_state import read_state
 from gemma_code.agent.checkpoints.lock import FileLock
 from gemma_code.agent.checkpoints.records import Checkpoint, CheckpointError
 from gemma_code.agent.checkpoints.shadow import LOCK_NAME
 from gemma_code.agent.checkpoints.store import (
     CHECKPOINTS_DIR_ENV, Checkpoints, default_checkpoints_dir,
 )
+from gemma_code.agent.checkpoints.user_repo import find_user_repo
 
 IDENT = ("-c", "user.name=Test User", "-c", "user.email=test@example.com")
 
@@ -237,6 +240,33 @@ def test_user_index_stash_head_and_branches_survive(repo: Path, store: Path):
     assert git(repo, "branch", "--list") == branches_before
     # What the agent staged (the git mv) is unstaged again; the user's own staging stays.
     assert git(repo, "diff", "--cached", "--name-status") == index_before
+
+
+@pytest.mark.parametrize("command", [
+    "true",
+    "git branch feature",
+    "git branch feature && git pack-refs --all",
+    "git branch -D old",  # packed only: just packed-refs changes
+    "git tag -d old-tag",
+    "git tag -a v1 -m v1 && git pack-refs --all && git tag -d v1 && git tag v1 HEAD",
+    "echo x > new.txt && git add new.txt",
+    "echo x > new.txt && git add new.txt && git reset -q",
+    "echo y >> README.md && git commit -qam more && git reset -q --soft HEAD~1",
+    "git symbolic-ref refs/heads/alias refs/heads/main && echo z >> calc.py && git commit -qam z",
+    "echo w > calc.py && git stash push -q",
+])
+def test_cached_index_and_refs_follow_every_change(repo: Path, store: Path, command: str):
+    """The index and refs are listed again only when their files changed: each way git
+    changes them still shows in the state, as a listing from scratch would."""
+    git(repo, "branch", "old")
+    git(repo, "tag", "old-tag")
+    git(repo, "pack-refs", "--all")
+    user = find_user_repo(repo)
+    reads = GitReads()
+    read_state(user, reads)
+    sh(repo, f"export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t GIT_COMMITTER_NAME=t "
+             f"GIT_COMMITTER_EMAIL=t@t; {command}")
+    assert read_state(user, reads) == read_state(user)
 
 
 def test_snapshots_and_undo_do_not_touch_dot_git(repo: Path, store: Path):

@@ -49,7 +49,8 @@ def test_json_output_validates_against_the_documented_schema(repo: Path, fix_scr
     for event in events:
         jsonschema.validate(event, schema)
     types = [e["type"] for e in events]
-    assert types[-1] == "done" and events[-1]["reason"] == "answered"
+    assert types[0] == "run_started" and types[-1] == "run_finished"
+    assert types[-2] == "done" and events[-2]["reason"] == "answered"
     assert types.count("tool_call") == 3 and types.count("tool_result") == 3
     call = next(e for e in events if e["type"] == "tool_call")
     assert call["call"]["name"] == "read_file" and call["call"]["arguments"] == {"path": "calc.py"}
@@ -58,12 +59,19 @@ def test_json_output_validates_against_the_documented_schema(repo: Path, fix_scr
             "prefill_seconds", "decode_seconds"} <= usage.keys()
 
 
-def test_headless_ask_mode_leaves_files_alone(repo: Path, fix_script: Path, isolated_env):
+def test_headless_ask_mode_leaves_files_alone_and_says_how_to_allow_them(
+        repo: Path, fix_script: Path, isolated_env):
     proc = run_cli(["run", "--backend", "scripted", "--model", str(fix_script), "fix it"],
                    repo, isolated_env)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # the documented status: the mode blocked the task
     assert "return a - b" in (repo / "calc.py").read_text()
-    assert "✗ denied" in proc.stdout
+    # the person reads what the mode blocked, not the text written for the model
+    assert "  ✗ denied: edit_file wants to change files (approval mode: ask), and no one can " \
+        "approve it in a headless run\n" in proc.stdout
+    assert "the user denied" not in proc.stdout and "Do not retry" not in proc.stdout
+    assert "gemma-code: not run under --approval ask: 2 calls needing approval" in proc.stderr
+    assert "  edit_file calc.py: `--approval auto-edit` allows it\n" in proc.stderr
+    assert "  run_shell `python -m pytest -q`: `--approval auto" in proc.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -146,6 +146,15 @@ def test_identifiers_with_one_definition_are_attached(tmp_path: Path):
         ("app/emails.py", "definition of normalize_email"), ("app/users.py", "definition of User")}
 
 
+def test_plain_words_naming_one_definition_are_attached_after_code(tmp_path: Path):
+    root = write(tmp_path, PROJECT)
+    index = load_index(root)
+    found = targets("the User records keep bad emails: fix normalize_email()", root, index)
+    assert [(t.path, t.reason) for t in found] == [
+        ("app/emails.py", "definition of normalize_email"), ("app/users.py", "definition of User")]
+    assert targets("nothing here names code", root, index) == []
+
+
 def test_a_prompt_naming_200_files_stays_within_budget(tmp_path: Path):
     root = write(tmp_path, {f"pkg/mod_{i}.py": big_module(3) for i in range(200)})
     prompt = " ".join(f"pkg/mod_{i}.py" for i in range(200))
@@ -246,7 +255,7 @@ def test_cli_map_and_run_show_the_context(repo: Path, tmp_path: Path, isolated_e
     assert "calc.py (whole, traceback frame)" in run.stderr and "passwd" not in run.stderr
     as_json = run_cli(["run", "--json", "--backend", "scripted", "--model", str(script),
                        "look at test_calc.py"], repo, isolated_env)
-    first = json.loads(as_json.stdout.splitlines()[0])
+    first = json.loads(as_json.stdout.splitlines()[1])  # after run_started
     assert first["type"] == "context"
     assert {"path": "test_calc.py", "lines": "whole", "reason": "named in the prompt"} in first["files"]
 

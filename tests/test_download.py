@@ -211,7 +211,7 @@ def test_an_unknown_name_lists_the_known_ones(run, hub):
     done = run(PULL.format(name="gemma-9"))
     assert done.returncode == 1
     assert (
-        "unknown model 'gemma-9'" in done.stderr
+        "there is no model called gemma-9" in done.stderr
         and "gemma-4-12b" in done.stderr
         and "fake-gguf" in done.stderr
     )

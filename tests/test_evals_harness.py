@@ -119,6 +119,7 @@ def test_a_failed_task_gets_a_second_try_that_is_told_only_that_it_failed(suites
     # The blind edit and the repeat below must reach the counts, not the guards against them.
     monkeypatch.setenv("GEMMA_CODE_EDIT_GUARDS", "false")
     monkeypatch.setenv("GEMMA_CODE_RETRY_TEMPERATURE", "0")
+    monkeypatch.setenv("GEMMA_CODE_CONTEXT_FILES_TOKENS", "0")  # no file attached: a blind edit
     task, = load_suite("demo", root=suites)
     script = _script(tmp_path / "lazy.json", [
         {"tool_calls": [{"name": "nope", "arguments": {}}]},  # an unknown tool: malformed
@@ -444,3 +445,28 @@ def test_tool_errors_are_counted_by_the_kind_the_tools_give_them(tmp_path):
         "other": 1, "repeated call refused": 1,
     }
     assert m.end_reason == "repeated"
+
+
+def test_attached_and_shown_files_count_as_read_for_the_blind_edit_figure(tmp_path):
+    from evals.harness.agents import metrics_from_events
+
+    def call(n: int, name: str, path: str) -> dict:
+        return {"type": "tool_call", "call": {"id": f"c{n}", "name": name,
+                                              "arguments": {"path": path, "old": "a", "new": "b"}}}
+
+    def result(n: int, name: str, kind: str | None = None) -> dict:
+        return {"type": "tool_result", "call_id": f"c{n}", "name": name,
+                "is_error": kind is not None, "error_kind": kind, "content": []}
+
+    events = [
+        {"type": "context", "files": [{"path": "calc.py", "lines": "whole", "reason": "named"}]},
+        call(1, "edit_file", "calc.py"), result(1, "edit_file"),  # attached: read
+        call(2, "edit_file", "util.py"), result(2, "edit_file", "unread_file"),  # refused, shown
+        call(3, "edit_file", "util.py"), result(3, "edit_file"),  # now read
+        call(4, "edit_file", "other.py"), result(4, "edit_file"),  # blind (guards off)
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    m = metrics_from_events(path)
+    assert (m.edits, m.edits_unread) == (4, 1)
+    assert m.error_kinds == {"edit: file not read (shown)": 1}

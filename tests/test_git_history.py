@@ -100,7 +100,7 @@ def attack(tmp_path: Path, root: Path, env: dict[str, str], command: str) -> lis
     ])
     proc = run_cli(["run", "--backend", "scripted", "--model", str(script), "--approval", "auto",
                     "--json", "tidy up the repository"], root, env)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode in (0, 3), proc.stderr  # 3: a call needed approval, denied
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 

@@ -194,6 +194,24 @@ def test_a_repeated_identical_call_tells_the_model_then_ends_the_loop(repo: Path
     assert isinstance(agent.messages[-1], ToolMessage)
 
 
+def test_running_the_same_command_after_each_change_is_not_a_repeat(repo: Path):
+    # Edit, run, edit, run, ...: each run sees new code. The changes keep their own counts.
+    run = {"tool_calls": [{"name": "run_shell", "arguments": {"command": "python calc.py"}}]}
+
+    def append(n: int) -> dict:
+        return {"tool_calls": [{"name": "write_file", "arguments": {
+            "path": "calc.py", "content": f"print({n})\n"}}]}
+
+    agent = make_agent(repo, [run, append(1), run, append(2), run, append(3), run, run, run, run],
+                       max_steps=12)
+    events = list(run_turn(agent, UserMessage.of("go")))
+    results = [e for e in events if isinstance(e, ToolFinished)]
+    assert [r.text.split("\n")[0] for r in results[2:7:2]] == ["1", "2", "3"]
+    assert not any("already made" in r.text for r in results[:7])
+    assert "already made this exact call 1 time " in results[7].text  # no change since
+    assert events[-1] == TurnDone(reason="repeated", steps=10)
+
+
 def test_an_edit_that_cannot_apply_fails_without_asking_anyone(repo: Path):
     approver = RecordingApprover([ApprovalDecision(approved=True)])
     agent = make_agent(repo, [

@@ -164,7 +164,7 @@ def test_an_unknown_name_lists_the_known_ones():
     with pytest.raises(UnknownModelError) as caught:
         resolve_model("gemma-9")
     message = str(caught.value)
-    assert "'gemma-9'" in message
+    assert "there is no model called gemma-9: `gemma-code models` lists" in message
     assert all(name in message for name in ("gemma-4-12b", "qwen2.5-coder-1.5b", "gemma-3-270m"))
 
 

@@ -76,7 +76,7 @@ def test_cli_tells_the_person_how_the_image_was_read(tmp_path: Path, isolated_en
     assert "gemma-code: traceback.png (" in proc.stderr and "read with OCR: 6 lines" in proc.stderr
     saved = next((tmp_path / "sessions").glob("*.jsonl")).read_text()
     assert "ZeroDivisionError: division by zero" in saved
-    assert json.loads(proc.stdout.splitlines()[-1])["type"] == "done"
+    assert json.loads(proc.stdout.splitlines()[-1])["type"] == "run_finished"
 
 
 @pytest.mark.real_model

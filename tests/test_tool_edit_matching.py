@@ -7,7 +7,8 @@ import time
 import pytest
 
 from gemma_code.agent.protocols import ToolError
-from gemma_code.tools.textfile import decode_text, find_edit
+from gemma_code.tools.matching import find_edit
+from gemma_code.tools.textfile import decode_text
 
 
 def edit(text: str, old: str, new: str, replace_all: bool = False):
@@ -61,6 +62,18 @@ def test_tolerant_duplicates_need_replace_all():
         edit(text, "\tgo()", "\tstop()")
     result = edit(text, "\tgo()", "\tstop()", replace_all=True)
     assert result.text == "if a:\n    stop()\nif b:\n      stop()\n"
+
+
+def test_quote_style_is_ignored_when_nothing_else_matches():
+    text = 'def letter(avg):\n    if avg >= 90:\n        return "A"\n    return "F"\n'
+    result = edit(text, "if avg >= 90:\n    return 'A'", "if avg >= 90:\n    return 'A+'")
+    assert result.text == 'def letter(avg):\n    if avg >= 90:\n        return \'A+\'\n    return "F"\n'
+    assert "ignoring whitespace and quote style" in result.note
+
+
+def test_quote_blind_matches_in_two_places_are_ambiguous():
+    with pytest.raises(ToolError, match="ignoring whitespace and quote style"):
+        edit('x = "a"\ny = 1\nx = "a"\n', "x = 'a'", "x = 'b'")
 
 
 def test_similar_match_reindents():

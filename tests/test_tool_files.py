@@ -149,16 +149,13 @@ def test_read_50mb_file_streams_a_window(ctx, tmp_path, big_file):
     target = tmp_path / "big.txt"
     os.link(big_file, target)
     tracemalloc.start()
-    started = time.monotonic()
     result = run(ReadFile(), ctx, path="big.txt", offset=1_000_000, limit=3)
-    elapsed = time.monotonic() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     text = text_of(result)
     assert text.startswith("1000000\tline 999999 some filler text here\n")
     assert "offset=1000003" in text
     assert peak < 5_000_000, f"peak Python memory {peak} bytes: the file was loaded whole"
-    assert elapsed < 10
 
 
 # --- write_file ------------------------------------------------------------------------

@@ -43,8 +43,9 @@ WRONG_THEN_RIGHT = [
 
 
 def events_of(proc) -> list[dict]:
+    """The turn's events, without the run's first and last (run_started, run_finished)."""
     assert proc.returncode == 0, proc.stderr
-    return [json.loads(line) for line in proc.stdout.splitlines()]
+    return [json.loads(line) for line in proc.stdout.splitlines()][1:-1]
 
 
 def run_json(repo: Path, tmp_path: Path, env: dict, turns: list[dict], *flags: str):
@@ -154,6 +155,19 @@ def test_verify_rounds_bound_the_rounds(repo: Path, tmp_path: Path, isolated_env
     assert [e["outcome"] for e in events if e["type"] == "verify_finished"] == ["failed", "failed"]
     assert any(e["type"] == "notice" and "still fail after 1 round" in e["text"] for e in events)
     assert events[-1] == {"type": "done", "reason": "answered", "steps": 4}
+
+
+def test_a_turn_the_repeat_guard_ended_is_verified_and_goes_on(repo: Path, tmp_path: Path, isolated_env):
+    # A wrong fix, then a loop on read_file that the repeat guard ends: the failing tests are
+    # news to the model, which fixes the code in the round they start.
+    turns = [read("calc.py"), edit("calc.py", "return a - b", "return a * b"),
+             *[read("calc.py")] * 4, *WRONG_THEN_RIGHT[3:]]
+    env = {**isolated_env, "GEMMA_CODE_RETRY_TEMPERATURE": "0"}
+    events = events_of(run_json(repo, tmp_path, env, turns))
+    ends = [e["reason"] for e in events if e["type"] == "done"]
+    assert [e["outcome"] for e in events if e["type"] == "verify_finished"] == ["failed", "passed"]
+    assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert ends == ["answered"] and events[-1]["steps"] == 8
 
 
 def test_a_hung_test_command_is_killed_and_counts_as_failed(repo: Path, tmp_path: Path, isolated_env):

@@ -3,11 +3,14 @@
 With `ctx.edit_guards` on (the `edit_guards` setting): an existing file the model has not read
 (`ctx.seen`) is not changed: the error shows it, and that counts as a read; a second failed
 edit of one file in a turn shows the whole file and asks for write_file. Failed edits always
-show the file's lines at the place meant.
+show the file's lines at the place meant. With `ctx.syntax_guard` on, a change that breaks
+the syntax of a file that parsed is refused (`syntax.py`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,17 +28,14 @@ from .files import (
     _remember_seen,
     existing_file,
 )
-from .textfile import (
-    MAX_SIMILARITY_WORK,
-    TextFile,
-    _closest_window,
-    _key,
-    atomic_write,
-    decode_text,
-    diff_stats,
-    find_edit,
-    unified_diff,
+from .matching import (
+    MAX_SIMILARITY_WORK, Edit, _closest_window, _key, find_edit, in_files_frame,
+    without_line_numbers,
 )
+from .syntax import block_at, numbered_lines, require_valid_syntax
+from .textfile import TextFile, atomic_write, decode_text, diff_stats, unified_diff
+
+REWRITE_LIKENESS = 0.6  # `new` this much like a block's body rewrites the block
 
 # Failed edits that count towards the whole-file escalation, and how it names them.
 _FAILURES = {
@@ -82,11 +82,6 @@ def _escalate(ctx: ToolContext, path: Path, shown: str, exc: ToolError) -> ToolE
         f"is the whole file; send the whole new content with write_file.\n{listing}", exc.kind)
 
 
-def _numbered(text: str, start: int, end: int) -> str:
-    lines = text.split("\n")
-    return "\n".join(f"{i + 1:6d}\t{lines[i]}" for i in range(start, min(end, len(lines))))
-
-
 def _place(text: str, block: str) -> str:
     """`text`'s lines where `block` is, or else the lines most like it, numbered."""
     lines, wanted = text.removesuffix("\n").split("\n"), block.strip("\n").split("\n")
@@ -98,7 +93,7 @@ def _place(text: str, block: str) -> str:
     else:
         start = 0
     first, end = max(0, start - 2), min(len(lines), start + len(wanted) + 2)
-    return f"Lines {first + 1}-{end} of the file as it is now:\n{_numbered(text, first, end)}"
+    return f"Lines {first + 1}-{end} of the file as it is now:\n{numbered_lines(text, first, end)}"
 
 
 def _same_text_error(text: str, old: str, shown: str) -> ToolError:
@@ -135,10 +130,14 @@ class WriteFile:
         path, shown = self._target(args, ctx)
         require_read(ctx, path, shown, "change")
         try:
-            old = _existing_text(path.read_bytes()) if path.is_file() else None
+            before = path.read_bytes() if path.is_file() else None
         except OSError:
-            old = None  # the write itself says what is wrong
-        return unified_diff(old.text if old else "", _new_content(old, args.content), shown)
+            before = None  # the write itself says what is wrong
+        old = _existing_text(before) if before is not None else None
+        content = _new_content(old, args.content)
+        if old is not None:
+            require_valid_syntax(ctx, path, shown, before, old.encode(content))
+        return unified_diff(old.text if old else "", content, shown)
 
     @staticmethod
     def _target(args: WriteFile.Args, ctx: ToolContext) -> tuple[Path, str]:
@@ -162,6 +161,7 @@ class WriteFile:
             return ToolResult.text(
                 f"{shown} already has this content; nothing written.", summary=f"{shown} unchanged"
             )
+        require_valid_syntax(ctx, path, shown, before, data)
         _make_parents(path, shown)
         _write(path, shown, data)
         _remember_seen(ctx, path, data)
@@ -187,7 +187,7 @@ def _raise_if_already_made(text: str, old: str, new: str, shown: str) -> None:
 
 def _new_content(old_file: TextFile | None, new: str) -> str:
     """What a write puts in the file: `\\n` newlines, the old file's final newline kept."""
-    old, new = old_file.text if old_file else "", new.replace("\r\n", "\n")
+    old, new = old_file.text if old_file else "", without_line_numbers(new.replace("\r\n", "\n"))
     if not old or not new:
         return new
     if old.endswith("\n") and not new.endswith("\n"):
@@ -228,6 +228,8 @@ def _write_result(shown: str, old: str | None, new: str) -> ToolResult:
 def _match(text: str, args: EditFile.Args, shown: str):
     """The edit `args` asks for in `text`, or the ToolError that shows the place meant."""
     old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n")
+    if (plain := without_line_numbers(old)) != old and old not in text:
+        old, new = plain, without_line_numbers(new)
     if old == new and old:
         raise _same_text_error(text, old, shown)
     try:
@@ -238,6 +240,64 @@ def _match(text: str, args: EditFile.Args, shown: str):
     if edit.text == text:
         raise _already_made_error(text, new, shown, "the matched text already equals `new`")
     return edit
+
+
+def _parsing_reading(ctx: ToolContext, path: Path, shown: str, raw: bytes, current: TextFile,
+                     edit: Edit) -> Edit:
+    """`edit`, or the first of its other readings that keeps the file parsing where `edit`
+    does not; the syntax guard's refusal of `edit` where none does."""
+    try:
+        require_valid_syntax(ctx, path, shown, raw, current.encode(edit.text))
+        return edit
+    except ToolError:
+        for other in edit.others:
+            if _keeps_parsing(ctx, path, shown, raw, current.encode(other.text)):
+                return other
+        raise
+
+
+def _keeps_parsing(ctx: ToolContext, path: Path, shown: str, raw: bytes, after: bytes) -> bool:
+    try:
+        require_valid_syntax(ctx, path, shown, raw, after)
+    except ToolError:
+        return False
+    return True
+
+
+def _with_block_reading(edit: Edit, text: str, args: EditFile.Args, name: str) -> Edit:
+    """`edit` with one more reading where `old` is a block's first line (`def f(x):`,
+    `function f() {`) and `new` starts with that line and goes on: a model that means "this
+    function, rewritten" but copied only its header. Then `new` replaces the whole block."""
+    old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n").removesuffix("\n")
+    head, *rest = new.split("\n")
+    if ("\n" in old.strip() or not old.strip() or head.strip() != old.strip() or not rest
+            or text.count(old) != 1):
+        return edit
+    row = text.count("\n", 0, text.index(old))
+    block = block_at(name, text, row)
+    if block is None:
+        return edit
+    lines = text.split("\n")
+    body = lines[block[0] + 1 : block[1] + 1]
+    indent = lines[row][: len(lines[row]) - len(lines[row].lstrip())]
+    lines[block[0] : block[1] + 1] = [indent + head.lstrip(), *in_files_frame(rest, indent)]
+    whole = Edit("\n".join(lines), f"`old` is the first line of the block at lines {block[0] + 1}-"
+                 f"{block[1] + 1}, and `new` rewrites it: the whole block was replaced. Check the diff.")
+    if _rewrites(body, rest):  # then the first reading, kept only where the others do not parse
+        return replace(whole, others=(edit, *edit.others))
+    return replace(edit, others=(*edit.others, whole))
+
+
+def _rewrites(body: list[str], rest: list[str]) -> bool:
+    """Whether `rest` reads as a new version of `body` (half its lines or more, or text much
+    like it) rather than lines to put before it."""
+    old = [line.strip() for line in body if line.strip()]
+    new = [line.strip() for line in rest if line.strip()]
+    if not old:
+        return False
+    if sum(line in new for line in old) * 2 >= len(old):
+        return True
+    return SequenceMatcher(None, "\n".join(old), "\n".join(new)).ratio() >= REWRITE_LIKENESS
 
 
 class EditFile:
@@ -274,9 +334,12 @@ class EditFile:
         raw, current = _read_utf8(path, shown, "edit_file")
         _check_unchanged(ctx, path, shown, raw)
         try:
-            return path, shown, current, _match(current.text, args, shown)
+            edit = _match(current.text, args, shown)
         except ToolError as exc:
             raise _escalate(ctx, path, shown, exc) from None
+        edit = _with_block_reading(edit, current.text, args, path.name)
+        edit = _parsing_reading(ctx, path, shown, raw, current, edit)
+        return path, shown, current, edit
 
     def __call__(self, args: EditFile.Args, ctx: ToolContext) -> ToolResult:
         path, shown, current, edit = self._plan(args, ctx)

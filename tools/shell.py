@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import ctypes
 import functools
@@ -124,7 +125,7 @@ class RunShell:
         )
         buffer = OutputBuffer()
         try:
-            outcome = _pump(proc, buffer, started + timeout, ctx.cancel)
+            outcome = _pump(proc, buffer, started + timeout, ctx.cancel, ctx.output)
         finally:
             proc.stdout.close()
             if proc.poll() is None:
@@ -145,10 +146,13 @@ def _environment(sandbox: ShellSandbox | None) -> dict[str, str]:
 
 
 def _pump(
-    proc: subprocess.Popen, buffer: OutputBuffer, deadline: float, cancel: threading.Event
+    proc: subprocess.Popen, buffer: OutputBuffer, deadline: float, cancel: threading.Event,
+    output: Callable[[str], None] | None = None,
 ) -> str:
-    """Read output until the shell exits and the pipe drains; "exit", "timeout" or "cancelled"."""
+    """Read output until the shell exits and the pipe drains; "exit", "timeout" or "cancelled".
+    `output` (someone watching) gets it as it comes."""
     outcome, exited_at = "exit", None
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     fd = proc.stdout.fileno()
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
@@ -158,6 +162,8 @@ def _pump(
                 if not chunk:
                     break
                 buffer.add(chunk)
+                if output is not None:
+                    output(decoder.decode(chunk))
             if proc.poll() is not None:
                 exited_at = exited_at or time.monotonic()
                 # Background children can hold the pipe open forever; stop reading soon after exit.

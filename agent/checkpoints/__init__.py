@@ -17,8 +17,13 @@ ignored by `.gitignore`, `.git/info/exclude` (copied into the shadow repository 
 workspace is the top of a git repository) or the global excludes file, and whatever is inside
 nested git repositories or submodules. Undo neither restores nor deletes those.
 
+Each turn also compares the git repositories below the workspace's top (and the submodule
+entries of the user's index) at its first change and at its end: one made or changed by the
+turn is said once (`nested_repos`), since the person's own git there would run its config.
+
 The modules: `store` (the `Checkpoints` API), `records` (what it returns and raises),
 `shadow` (the shadow repository), `user_repo` (the user's repository and index), `restore`
 (writing files back), `git_state` and `git_restore` (the user's git state, recorded and put
-back), `git_env` (how git is run: environment and config), `lock`.
+back), `git_reads` (the index and refs, listed again only when their files changed),
+`nested_repos`, `git_env` (how git is run: environment and config), `lock`.
 """

@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .git_reads import GitReads
 from .records import CheckpointError
 from .shadow import GITLINK, KEEP, ShadowRepo
 from .user_repo import UserRepo
@@ -73,18 +74,22 @@ def _bytes(text: str | None) -> bytes | None:
     return None if text is None else text.encode("utf-8", "surrogateescape")
 
 
-def read_state(user: UserRepo) -> GitState:
-    """The user's repository as it is now; never raises for a repository git cannot read."""
+def read_state(user: UserRepo, reads: GitReads | None = None) -> GitState:
+    """The user's repository as it is now; never raises for a repository git cannot read.
+
+    `reads` keeps the index listing and the refs from one state to the next while their
+    files stay as they were (`git_reads`); without it git is asked for both.
+    """
+    reads = reads or GitReads()
     layout = user.host.layout
     git_dir, common_dir = str(layout.git_dir), str(layout.common_dir)
     exclude = _read_file(layout.common_dir / "info" / "exclude")
-    rc, out, err = user.git("ls-files", "--stage", "-z", check=False)
-    index = out if rc == 0 else None
+    index = reads.index.output(user)
     # HEAD and the stash's reflog are read as files where git keeps them as files (a git
     # process less for each); anything else (reftable, a link, odd content) asks git.
     files = not (layout.common_dir / "reftable").exists()
     try:
-        refs = _refs(user)
+        refs = _refs(user, reads)
         head = (files and _head_file(layout.git_dir)) or _head(user)
         stash = (_stash_file(layout.common_dir) if files else None) if STASH in refs else ()
         stash = _stash(user) if stash is None else stash
@@ -95,8 +100,8 @@ def read_state(user: UserRepo) -> GitState:
     return GitState(git_dir, common_dir, head, refs, stash, index, exclude)
 
 
-def _refs(user: UserRepo) -> dict[str, str]:
-    out = user.git("for-each-ref", "--format=%(objectname)%00%(refname)%00%(symref)")[1]
+def _refs(user: UserRepo, reads: GitReads) -> dict[str, str]:
+    out = reads.refs.output(user, check=True)
     refs = {}
     for line in out.decode("utf-8", "surrogateescape").splitlines():
         sha, name, symref = line.split("\0")
@@ -181,18 +186,20 @@ class StateStore:
         self._kept: list[str] | None = None  # kept objects, commits newest first
         self._kept_set: set[str] = set()
         self._blobs: set[str] = set()  # the staged blobs of the last state, all in the shadow
-        self._last: tuple[bytes, str] | None = None  # the last state recorded, and its blob
+        self._last: tuple[GitState, str] | None = None  # the last state recorded, and its blob
+        self._reads = GitReads()
+        self.last_state: GitState | None = None  # the state the last `record` read
 
     def record(self, user: UserRepo) -> str:
         """Record the repository's state now; the blob that holds it (kept with the snapshot)."""
-        state = read_state(user)
-        data = state.to_json()
-        if self._last is not None and self._last[0] == data:
+        state = self.last_state = read_state(user, self._reads)
+        if self._last is not None and self._last[0] == state:
             return self._last[1]
+        data = state.to_json()
         self._copy(user, state)
         blob = self.shadow.git("hash-object", "-w", "--stdin", data=data)[1].decode().strip()
         self._keep([blob])
-        self._last = (data, blob)
+        self._last = (state, blob)
         return blob
 
     def load(self, blob: str) -> GitState:

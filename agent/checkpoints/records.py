@@ -54,11 +54,20 @@ def undo_summary(result: UndoResult) -> str:
         if paths:
             lines.append(f"  {title}: {', '.join(paths)}")
     if result.overwritten_later_edits:
-        lines.append(
-            f"  changed after the turn too: {', '.join(result.overwritten_later_edits)}; "
-            f"that later state is kept in snapshot {result.safety_snapshot[:12]}"
-        )
+        lines.append(f"  changed after the turn too: {', '.join(result.overwritten_later_edits)} "
+                     "(those later edits are undone as well)")
+    lines.extend(_redo_hint(result))
     return "\n".join(lines)
+
+
+def _redo_hint(result: UndoResult) -> list[str]:
+    """How to get a file back as it was just before the undo, from its safety snapshot."""
+    replaced = (*result.overwritten_later_edits, *result.restored, *result.deleted)
+    if not result.safety_snapshot or not replaced:
+        return []
+    snapshot, example = result.safety_snapshot[:12], replaced[0]
+    return [f"  the files as they were before this undo are kept in snapshot {snapshot}; to get "
+            f"one back: gemma-code undo --show {snapshot}:{example} > {example}"]
 
 
 def turn_label(prompt: str) -> str:

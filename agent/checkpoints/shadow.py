@@ -173,6 +173,10 @@ class ShadowRepo:
         return self.git("write-tree")[1].decode().strip()
 
     def head(self) -> str | None:
+        """The newest snapshot's commit, or None before the first."""
+        loose = _loose_ref(self.git_dir / REF)  # a file once written: no git process needed
+        if loose is not None:
+            return loose
         rc, out, _ = self.git("rev-parse", "--quiet", "--verify", f"{REF}^{{commit}}", check=False)
         return out.decode().strip() if rc == 0 else None
 
@@ -293,6 +297,16 @@ def _parse_stdin_raw(out: bytes) -> dict[tuple[str, str], list[str]]:
             current = result[(old, new)] = []
             pos = line_end + 1
     return result
+
+
+def _loose_ref(path: Path) -> str | None:
+    """The object name a loose ref file holds (it wins over packed-refs), or None."""
+    try:
+        text = path.read_bytes().decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):  # none (packed, reftable, not written yet) or odd
+        return None
+    is_name = len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+    return text if is_name else None
 
 
 def _user_exclude_file(root: Path) -> Path | None:

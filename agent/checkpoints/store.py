@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .git_restore import restore_git
 from .git_state import GitState, StateStore
+from .nested_repos import NestedGit, NestedRepoWatch, staged_gitlinks
 from .records import Checkpoint, CheckpointError, UndoResult, turn_label
 from .restore import restore_files
 from .shadow import Change, ShadowRepo, Snapshot
@@ -51,6 +52,10 @@ class Checkpoints:
         self._states = StateStore(self._shadow)
         self._turn: tuple[str, str] | None = None  # (turn id, label)
         self._before: Snapshot | None = None
+        self._nested = NestedRepoWatch(self.root)
+        self._gitlinks: frozenset[str] | None = frozenset()  # staged at the last snapshot
+        # What the last ended turn did to git repositories below the top, said once.
+        self.nested_git = NestedGit()
 
     # -- turns --------------------------------------------------------------------------
 
@@ -73,6 +78,7 @@ class Checkpoints:
             turn, label = self._turn
             with self._shadow.locked():
                 self._before = self._shadow.snapshot("before", turn, label, git=self._git_state)
+            self._nested.start(self._gitlinks)
 
     def changed_so_far(self) -> tuple[str, ...]:
         """The files the running turn has changed until now; records nothing."""
@@ -80,18 +86,26 @@ class Checkpoints:
             return ()
         with self._shadow.locked():
             tree = self._shadow.tree()
+            if tree == self._before.tree:
+                return ()
             return tuple(c.path for c in self._shadow.changes(self._before.tree, tree))
 
     def end_turn(self) -> Checkpoint | None:
         """Snapshot the state after the turn; the turn's checkpoint, or None if it changed nothing."""
         before, self._before, self._turn = self._before, None, None
+        self.nested_git = NestedGit()
         if before is None:
             return None
-        with self._shadow.locked():
-            after = self._shadow.snapshot("after", before.turn, before.label, git=self._git_state)
-            if (after.tree, after.git) == (before.tree, before.git):
-                return None
-            changes = self._shadow.changes(before.tree, after.tree)
+        self._gitlinks = None  # unknown, should the snapshot fail
+        try:
+            with self._shadow.locked():
+                after = self._shadow.snapshot("after", before.turn, before.label,
+                                              git=self._git_state)
+                if (after.tree, after.git) == (before.tree, before.git):
+                    return None
+                changes = self._shadow.changes(before.tree, after.tree)
+        finally:
+            self.nested_git = self._nested.finish(self._gitlinks)
         return _checkpoint(before, (c.path for c in changes), undone=False,
                            git_changed=after.git != before.git)
 
@@ -186,7 +200,12 @@ class Checkpoints:
     def _git_state(self) -> str:
         """Record the user's git state in the shadow repository ("" outside a repository)."""
         repo = find_user_repo(self.root)
-        return self._states.record(repo) if repo is not None else ""
+        if repo is None:
+            self._gitlinks = frozenset()
+            return ""
+        blob = self._states.record(repo)
+        self._gitlinks = staged_gitlinks(self._states.last_state.index, repo.prefix)
+        return blob
 
     # -- auto-commit to the user's repository -------------------------------------------
 

@@ -24,6 +24,8 @@ _FRAMES = (
 _PATHLIKE = re.compile(r"[\w.\-/\\]*[\w\-]\.[A-Za-z][\w]{0,9}\b")
 _CALLED = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(\)?")
 _QUOTED = re.compile(r"`([A-Za-z_][A-Za-z0-9_.]*)`")
+_WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9]{3,}\b")
+MAX_PLAIN_WORD_DEFINITIONS = 3  # plain words ("Money", "shares") are a weaker hint than code
 _SHAPED = re.compile(r"\b([a-z][a-z0-9]*_[a-z0-9_]+|_[A-Za-z0-9_]+|[a-z]+[A-Z][A-Za-z0-9]*"
                      r"|[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\b")
 
@@ -107,17 +109,20 @@ def identifiers(text: str) -> list[str]:
 
 
 def _definitions(text: str, index: dict[str, FileTags]) -> list[Target]:
-    wanted = set(identifiers(text))
-    if not wanted:
-        return []
+    """Definitions of the prompt's identifiers, then of a few of its plain words ("the Money
+    class", "the shares"), each only where the name has exactly one definition."""
+    code = set(identifiers(text))
+    plain = set(_WORD.findall(text)) - code
     places: dict[str, list[tuple[str, int, int]]] = {}
     for rel, tags in index.items():
         for d in tags.defs:
-            if d.name in wanted:
+            if d.name in code or d.name in plain:
                 places.setdefault(d.name, []).append((rel, d.line, d.end))
-    found = []
-    for name in wanted:
-        if len(places.get(name, ())) == 1:
-            rel, start, end = places[name][0]
-            found.append(Target(rel, f"definition of {name}", start=start, end=end))
-    return sorted(found, key=lambda t: (t.path, t.start))
+    unique = {name: spots[0] for name, spots in places.items() if len(spots) == 1}
+
+    def found(names) -> list[Target]:
+        return sorted((Target(rel, f"definition of {name}", start=start, end=end)
+                       for name, (rel, start, end) in unique.items() if name in names),
+                      key=lambda t: (t.path, t.start))
+
+    return found(code) + found(plain)[:MAX_PLAIN_WORD_DEFINITIONS]

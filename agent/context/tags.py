@@ -1,8 +1,9 @@
 """Definitions and references per file, read with tree-sitter, cached per file (mtime + size).
 
 Each language has two small queries: definitions (`@name` inside the whole definition `@def`)
-and references (`@ref`: the identifiers a file uses). Grammars come from PyPI wheels; a file
-in a language without one is listed by path only.
+and references (`@ref`: the identifiers a file uses). Grammars come from PyPI wheels (loaded in
+`tools/grammars.py`, shared with the edit tools); a file in a language without one is listed by
+path only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MAX_FILE_BYTES = 1_000_000  # larger files (minified bundles, data) are not parsed
+from gemma_code.tools.grammars import MAX_FILE_BYTES, grammar, language_of
+
 MAX_SIGNATURE = 160
 CACHE_VERSION = 1
 CACHE_DIR_ENV = "GEMMA_CODE_CACHE_DIR"
@@ -51,26 +53,15 @@ _RUST_DEFS = """
 """
 _BASH_DEFS = "(function_definition name: (word) @name) @def"
 
-# language: (module, function returning the grammar, definitions query, references query)
-_LANGUAGES = {
-    "python": ("tree_sitter_python", "language", _PY_DEFS, "(identifier) @ref"),
-    "javascript": ("tree_sitter_javascript", "language", _JS_DEFS,
-                   "[(identifier) (property_identifier)] @ref"),
-    "typescript": ("tree_sitter_typescript", "language_typescript", _TS_DEFS,
-                   "[(identifier) (property_identifier) (type_identifier)] @ref"),
-    "tsx": ("tree_sitter_typescript", "language_tsx", _TS_DEFS,
-            "[(identifier) (property_identifier) (type_identifier)] @ref"),
-    "go": ("tree_sitter_go", "language", _GO_DEFS,
-           "[(identifier) (field_identifier) (type_identifier)] @ref"),
-    "rust": ("tree_sitter_rust", "language", _RUST_DEFS,
-             "[(identifier) (field_identifier) (type_identifier)] @ref"),
-    "bash": ("tree_sitter_bash", "language", _BASH_DEFS, "(command_name (word) @ref)"),
-}
-SUFFIXES = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
-    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript",
-    ".cts": "typescript", ".tsx": "tsx", ".go": "go", ".rs": "rust", ".sh": "bash",
-    ".bash": "bash",
+# language: (definitions query, references query)
+_QUERIES = {
+    "python": (_PY_DEFS, "(identifier) @ref"),
+    "javascript": (_JS_DEFS, "[(identifier) (property_identifier)] @ref"),
+    "typescript": (_TS_DEFS, "[(identifier) (property_identifier) (type_identifier)] @ref"),
+    "tsx": (_TS_DEFS, "[(identifier) (property_identifier) (type_identifier)] @ref"),
+    "go": (_GO_DEFS, "[(identifier) (field_identifier) (type_identifier)] @ref"),
+    "rust": (_RUST_DEFS, "[(identifier) (field_identifier) (type_identifier)] @ref"),
+    "bash": (_BASH_DEFS, "(command_name (word) @ref)"),
 }
 BINARY_SUFFIXES = frozenset(
     ".png .jpg .jpeg .gif .webp .bmp .ico .pdf .zip .gz .tgz .bz2 .xz .7z .tar .whl .so .dylib "
@@ -111,23 +102,16 @@ class _Grammars:
 
     @staticmethod
     def _make(language: str) -> tuple | None:
-        import importlib
-
         import tree_sitter as ts
 
-        module_name, function, defs, refs = _LANGUAGES[language]
-        try:
-            grammar = ts.Language(getattr(importlib.import_module(module_name), function)())
-        except (ImportError, AttributeError, ValueError):
+        loaded = grammar(language)
+        if loaded is None:
             return None  # its wheel is missing: files in it are listed by path only
-        return ts.Parser(grammar), ts.Query(grammar, defs), ts.Query(grammar, refs)
+        defs, refs = _QUERIES[language]
+        return ts.Parser(loaded), ts.Query(loaded, defs), ts.Query(loaded, refs)
 
 
 GRAMMARS = _Grammars()
-
-
-def language_of(path: str) -> str | None:
-    return SUFFIXES.get(os.path.splitext(path)[1].lower())
 
 
 def parse_tags(data: bytes, language: str) -> FileTags:

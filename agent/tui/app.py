@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,38 +14,40 @@ from textual.widgets import Footer, OptionList
 
 from gemma_code.agent.attachments import expand_mentions
 from gemma_code.agent.config import Settings
-from gemma_code.agent.events import AgentEvent, ApprovalNeeded, ApprovalResolved, ToolFinished, Usage
+from gemma_code.agent.events import AgentEvent, ApprovalNeeded, ApprovalResolved, ToolFinished, ToolOutput, Usage
 from gemma_code.agent.messages import UserMessage
 from gemma_code.agent.models import BackendOpener, model_label, open_backend_with_progress
 from gemma_code.agent.session import Session, SessionLifecycle
-from gemma_code.agent.sessions import SessionNotFound, SessionStore
+from gemma_code.agent.sessions import SessionStore
 from gemma_code.agent.trust import TrustOffer
 
-from .approval import ApprovalPrompt
+from .actions import AppActions
+from .approval import ApprovalPrompt, approval_hint
 from .attach import AttachmentBar, ImageAttacher
-from .commands import MODE_HELP, HelpScreen, complete_command, run_command
+from .commands import complete_command, run_command
+from .history import mentioned_files, missing_mentions
 from .input import PromptInput, Suggestion, file_suggestions, list_files
-from .messages import AgentEventPosted, LoadReporter, LoadUpdate, ModelLoaded, TurnEnded
+from .messages import AgentEventPosted, LoadReporter, LoadUpdate, ModelLoaded, OutputArrived, OutputRelay, TurnEnded
 from .runtime import QueueApprover, git_state, pick_theme
 from .status import StatusBar, WorkingLine
-from .transcript import Transcript, user_display
+from .transcript import Transcript
 from .trust import start_model
-from .widgets import LoadingBlock, NoticeBlock, ToolBlock, UserBlock
+from .widgets import LoadingBlock, NoticeBlock, UserBlock
 
-QUIT_WINDOW = 2.0  # seconds in which a second Ctrl+C quits
 IMAGES_ONLY_TEXT = "See the attached image."  # what is sent when only images were given
 
 
-class GemmaCodeApp(App[None]):
+class GemmaCodeApp(AppActions, App[None]):
     """A terminal coding assistant: one session, one model, one workspace."""
 
     CSS_PATH = "app.tcss"
     TITLE = "gemma-code"
+    AUTO_FOCUS = "#prompt"  # keys typed while the app starts go to the input
     BINDINGS = [
-        Binding("escape", "interrupt", "Interrupt"),
+        Binding("escape", "interrupt", "Stop"),
         Binding("ctrl+c", "ctrl_c", "Quit", priority=True),
-        Binding("shift+tab", "cycle_mode", "Mode", priority=True),
-        Binding("ctrl+o", "toggle_last", "Expand"),
+        Binding("shift+tab", "cycle_mode", "Mode", priority=True, key_display="⇧tab"),
+        Binding("ctrl+o", "toggle_last", "Expand", show=False),
         Binding("f1", "help", "Help"),
     ]
 
@@ -72,13 +72,15 @@ class GemmaCodeApp(App[None]):
         self.approver = QueueApprover()
         self.lifecycle = SessionLifecycle(settings, self.root, self.approver, store)
         self.approver.cancel = self.lifecycle.cancel
+        self.output = OutputRelay(self)
+        self.lifecycle.on_output = self.output  # a running command's output, shown as it comes
         self.files: list[str] = []
         self.running = False
         self.idle = threading.Event()
         self.idle.set()
         self._loading: LoadingBlock | None = None
         self._pending: str | None = None
-        self._last_ctrl_c = 0.0
+        self.queued: list[str] = []  # sent while a turn ran: each goes when the turn before ends
 
     # --- layout -----------------------------------------------------------------------
 
@@ -179,8 +181,10 @@ class GemmaCodeApp(App[None]):
             await self._load_failed(label, message.error)
             return
         old = self.lifecycle.use_backend(backend, message.settings)
+        label = getattr(backend, "served_model", None) or label  # a server's "auto" named
         self.status.model, self.status.backend = label, backend.name
         self.status.context_size, self.status.usage = backend.context_size, None
+        self.restore_context()
         await self.say(f"model ready: {label} ({backend.name}, context {backend.context_size})")
         if old is not None:
             await self.images.model_changed(old.vision, backend.vision)
@@ -214,8 +218,9 @@ class GemmaCodeApp(App[None]):
         if text.startswith("/"):
             await run_command(self, text)
         elif self.running:
-            self.prompt.load_text(text)
-            await self.say("still working on the last message; Esc interrupts it", "warning")
+            self.queued.append(text)
+            await self.transcript.add(UserBlock(text, queued=True))
+            await self.say("queued: it goes when this turn ends (Esc ends the turn now)")
         elif reading := self.attachments.pending.reading:
             self.prompt.load_text(text)
             await self.say(f"still reading {', '.join(reading)}; send when it is attached", "warning")
@@ -226,8 +231,9 @@ class GemmaCodeApp(App[None]):
         ready = self.attachments.pending.ready
         if not text and ready:
             text = IMAGES_ONLY_TEXT
-        expanded = expand_mentions(text, self.root)
-        expanded.attached.extend(a.name for a in ready)
+        expanded = expand_mentions(text, self.root)  # pasted text is not searched for @paths
+        expanded.text = self.prompt.expand_pastes(expanded.text)
+        expanded.attached = [*mentioned_files(expanded.text), *(a.name for a in ready)]
         if self.session is None:
             if self._loading is None:
                 self.prompt.load_text(text)
@@ -239,13 +245,14 @@ class GemmaCodeApp(App[None]):
             return
         if not shown:
             await self.transcript.add(UserBlock(text, expanded.attached))
-        for problem in expanded.problems:
+        for problem in [*expanded.problems, *missing_mentions(text, expanded)]:
             await self.say(problem, "warning")
         self.transcript.anchor()
         self.running = True
+        self.refresh_bindings()
         self.idle.clear()
         self.approver.reset()
-        self.query_one(WorkingLine).show("working… Esc interrupts")
+        self.query_one(WorkingLine).start()
         self.run_turn(self.lifecycle.run(UserMessage.of(expanded.text, self.attachments.pending.parts())))
         self.attachments.clear()
 
@@ -265,18 +272,24 @@ class GemmaCodeApp(App[None]):
         event = message.event
         await self.transcript.show(event)
         working = self.query_one(WorkingLine)
+        working.count(event)
         if isinstance(event, Usage):
             self.status.usage = event
         elif isinstance(event, ToolFinished):
             self.refresh_workspace()  # an edit or a command may have changed the tree
         elif isinstance(event, ApprovalNeeded):
-            working.show("waiting for your approval: y once · a always · n deny", spinning=False)
+            working.show(approval_hint(event), spinning=False)
         elif isinstance(event, ApprovalResolved) and self.running:
-            working.show("working… Esc interrupts")
+            working.working()
             self.prompt.focus()
+
+    async def on_output_arrived(self, message: OutputArrived) -> None:
+        if text := self.output.take():
+            await self.transcript.show(ToolOutput(text=text))
 
     async def on_turn_ended(self, message: TurnEnded) -> None:
         self.running = False
+        self.refresh_bindings()
         self.query_one(WorkingLine).hide()
         await self.transcript.end_text()
         for prompt in self.transcript.pending_prompts():
@@ -287,6 +300,8 @@ class GemmaCodeApp(App[None]):
         self.refresh_workspace()
         if not isinstance(self.focused, ApprovalPrompt):
             self.prompt.focus()
+        if self.queued:
+            await self._start_turn(self.queued.pop(0), shown=True)
 
     def on_approval_prompt_answered(self, message: ApprovalPrompt.Answered) -> None:
         self.approver.answer(message.decision)
@@ -306,83 +321,6 @@ class GemmaCodeApp(App[None]):
 
     async def on_attachment_bar_done(self, message: AttachmentBar.Done) -> None:
         await self.images.report(message, self.prompt.paste_local if self.clipboard else None)
-
-    # --- keys -------------------------------------------------------------------------
-
-    def action_interrupt(self) -> None:
-        if self.running and self.session is not None:
-            self.session.cancel.set()
-            self.query_one(WorkingLine).show("interrupting…", spinning=False)
-
-    def action_ctrl_c(self) -> None:
-        now = time.monotonic()
-        if now - self._last_ctrl_c < QUIT_WINDOW:
-            self.exit()
-            return
-        self._last_ctrl_c = now
-        self.action_interrupt()
-        self.notify("Press Ctrl+C again to quit", timeout=QUIT_WINDOW)
-
-    def action_cycle_mode(self) -> None:
-        self.set_mode(None)
-
-    def action_toggle_last(self) -> None:
-        blocks = self.query(ToolBlock)
-        if blocks:
-            blocks.last().action_toggle()
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen())
-
-    def set_mode(self, mode: str | None) -> None:
-        """Set the approval mode, or move to the next one."""
-        mode = self.lifecycle.set_mode(mode)
-        self.status.mode = mode
-        self.notify(f"approval mode: {mode} ({MODE_HELP[mode]})", timeout=3)
-
-    # --- conversations ----------------------------------------------------------------
-
-    async def _refuse_while_running(self) -> bool:
-        if self.running:
-            await self.say("a turn is running; Esc interrupts it first", "error")
-        return self.running
-
-    async def undo_last_turn(self) -> None:
-        """Restore the files the last turn changed (see `Session.undo`)."""
-        from gemma_code.agent.checkpoints.records import CheckpointError, undo_summary
-
-        if await self._refuse_while_running():
-            return
-        try:
-            result = await asyncio.to_thread(self.lifecycle.undo)
-        except CheckpointError as exc:
-            await self.say(str(exc), "error")
-            return
-        await self.say(undo_summary(result))
-        self.refresh_workspace()
-
-    async def new_conversation(self) -> None:
-        if await self._refuse_while_running():
-            return
-        await self.transcript.clear_blocks()
-        self.lifecycle.clear()
-        self.status.usage = None
-        await self.say("new conversation")
-
-    async def resume_session(self, session_id: str) -> None:
-        if await self._refuse_while_running() or self.lifecycle.store is None:
-            return
-        try:
-            history = self.lifecycle.resume(session_id)
-        except SessionNotFound as exc:
-            await self.say(str(exc), "error")
-            return
-        await self.transcript.clear_blocks()
-        await self.transcript.show_history(history)
-        for message in history:
-            if isinstance(message, UserMessage):
-                self.prompt.sent.add(user_display(message.typed))
-        await self.say(f"resumed session {session_id} ({len(history)} messages)")
 
     # --- leaving ----------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from gemma_code.agent.messages import ToolCall
 from gemma_code.agent.session import APPROVAL_MODES, SessionLifecycle
 
 from .attach import AttachmentBar, ImageAttacher
-from .input import Suggestion
+from .input import PromptInput, Suggestion
 from .runtime import git_diff
 from .transcript import Transcript, user_display
 from .widgets import ToolBlock
@@ -35,9 +35,6 @@ MODE_HELP = {
     "auto-edit": "edits without asking, asks before commands",
     "auto": "runs edits and commands without asking",
 }
-NOT_YET = {
-    "compact": "compacting the conversation arrives with compaction",
-}
 KEYS = [
     ("Enter", "send the message"),
     ("Ctrl+J / Shift+Enter", "new line in the message"),
@@ -47,11 +44,13 @@ KEYS = [
     ("Ctrl+V", "attach the image on the clipboard (also /paste)"),
     ("drop an image file", "attach it (so does pasting its path; PNG, JPEG, WebP, GIF, BMP)"),
     ("Esc", "interrupt the model or the running tool"),
+    ("PageUp / PageDown", "scroll the conversation"),
+    ("Ctrl+P", "command palette: every /command, searchable"),
     ("Shift+Tab", "cycle the approval mode"),
     ("Ctrl+O", "expand or collapse the latest tool output"),
     ("Enter on a tool block", "expand or collapse its output"),
     ("y / a / n", "approve once / always / deny (in an approval prompt)"),
-    ("Ctrl+C twice", "quit"),
+    ("Ctrl+C", "clear the input; on an empty input, twice: quit"),
 ]
 
 
@@ -61,9 +60,12 @@ class CommandTarget(Protocol):
     root: Path
     lifecycle: SessionLifecycle
     images: ImageAttacher
+    running: bool
 
     @property
     def transcript(self) -> Transcript: ...
+    @property
+    def prompt(self) -> PromptInput: ...
     @property
     def attachments(self) -> AttachmentBar: ...
     @property
@@ -76,6 +78,7 @@ class CommandTarget(Protocol):
     async def resume_session(self, session_id: str) -> None: ...
     async def undo_last_turn(self) -> None: ...
     def suspend(self) -> AbstractContextManager[None]: ...
+    def push_screen(self, screen: ModalScreen, callback: Callable) -> object: ...
     def action_help(self) -> None: ...
     async def action_quit(self) -> None: ...
 
@@ -149,11 +152,24 @@ async def _checkpoints(app: CommandTarget, arg: str) -> None:
                   + "\n".join(lines))
 
 
-def _not_yet(name: str) -> Callable[[CommandTarget, str], Awaitable[None]]:
-    async def run(app: CommandTarget, arg: str) -> None:
-        await app.say(f"/{name} is not available yet: {NOT_YET[name]}.", "warning")
-
-    return run
+async def _compact(app: CommandTarget, arg: str) -> None:
+    """The model writes a hand-off summary (with `arg` as its focus) that replaces the
+    conversation; Esc stops it and leaves the conversation as it was."""
+    if app.lifecycle.session is None or app.running:
+        await app.say("/compact needs a loaded model and no turn running", "error")
+        return
+    focus = f" (focus: {arg})" if arg else ""
+    await app.say(f"compacting: the model writes a summary of the conversation{focus}")
+    app.running = True
+    try:
+        events = await asyncio.to_thread(lambda: list(app.lifecycle.compact(arg)))
+    except Exception as exc:  # noqa: BLE001 - shown in the transcript; the app stays up
+        await app.say(f"compacting failed: {type(exc).__name__}: {exc}", "error")
+        return
+    finally:
+        app.running = False
+    for event in events:
+        await app.transcript.show(event)
 
 
 async def _image(app: CommandTarget, arg: str) -> None:
@@ -199,10 +215,21 @@ async def _sessions(app: CommandTarget, arg: str) -> None:
 
 
 async def _resume(app: CommandTarget, arg: str) -> None:
-    if not arg:
-        await _sessions(app, arg)
-    else:
+    if arg:
         await app.resume_session(arg)
+        return
+    from .pickers import SessionPicker
+
+    infos = app.lifecycle.saved_sessions()
+    if not infos:
+        await app.say("no saved sessions for this workspace yet")
+        return
+
+    async def picked(session_id: str | None) -> None:
+        if session_id:
+            await app.resume_session(session_id)
+
+    app.push_screen(SessionPicker(infos[:50], app.lifecycle.session_id), picked)
 
 
 async def _pull(app: CommandTarget, arg: str) -> None:
@@ -244,6 +271,22 @@ async def _map(app: CommandTarget, arg: str) -> None:
     await app.say(shown or "no repo map: this workspace has no files the map can list")
 
 
+async def _init(app: CommandTarget, arg: str) -> None:
+    """Send the init turn as if typed: the model writes AGENTS.md, the write asks as edits do."""
+    from gemma_code.agent.context.init import init_request
+
+    session = app.lifecycle.session
+    if session is None or app.running:
+        await app.say("/init needs a loaded model and no turn running", "error")
+        return
+    request = await asyncio.to_thread(init_request, app.root, app.lifecycle.settings,
+                                      session.agent, arg)
+    request.apply(session)  # the key files and the map go ahead of the prompt as notes
+    test = f"`{request.test_command}`" if request.test_command else "none found"
+    await app.say(f"asking the model for AGENTS.md; test command: {test}")
+    app.prompt.post_message(PromptInput.Submitted(request.prompt))
+
+
 async def _quit(app: CommandTarget, arg: str) -> None:
     await app.action_quit()
 
@@ -268,12 +311,16 @@ COMMANDS: dict[str, Command] = {c.name: c for c in [
     Command("image", "attach an image to the next message; alone lists, clear drops them",
             _image, "[PATH|clear]", complete=_image_paths),
     Command("paste", "attach the image on the clipboard (like Ctrl+V)", _paste),
-    Command("compact", "shorten the conversation (not available yet)", _not_yet("compact")),
+    Command("compact", "replace the conversation by the model's summary of it", _compact,
+            "[FOCUS]"),
     Command("approval", "set the approval mode, or cycle it", _approval, "[MODE]", lambda app: list(MODES)),
     Command("sessions", "list saved sessions of this workspace", _sessions),
-    Command("resume", "go on with a saved session", _resume, "ID", _session_ids),
+    Command("resume", "go on with a saved session (alone: pick one from a list)", _resume, "[ID]",
+            _session_ids),
     Command("pull", "download a model (progress in the terminal)", _pull, "NAME", _model_names),
     Command("map", "show the repo map the model gets, ranked for TEXT", _map, "[TEXT]"),
+    Command("init", "have the model write or improve AGENTS.md (you approve the diff)", _init,
+            "[TEXT]"),
     Command("quit", "leave gemma-code", _quit),
 ]}
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textual import events
+from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.widgets import OptionList, TextArea
@@ -17,6 +18,10 @@ from gemma_code.agent.workspace import LocalWorkspace
 
 MAX_SUGGESTIONS = 8
 NEWLINE_KEYS = ("ctrl+j", "shift+enter", "alt+enter")
+# A paste of more lines or characters than these shows as one placeholder, `[pasted 120 lines]`;
+# the model gets the text itself.
+PASTE_LINES = 10
+PASTE_CHARS = 2_000
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,11 @@ class History:
 class PromptInput(TextArea):
     """Enter sends; Ctrl+J (or Shift+Enter where the terminal tells it apart) adds a line."""
 
+    BINDINGS = [  # the input is a few lines high: these keys scroll the conversation instead
+        Binding("pageup", "app.transcript_page(-1)", "Scroll up", show=False),
+        Binding("pagedown", "app.transcript_page(1)", "Scroll down", show=False),
+    ]
+
     class Submitted(Message):
         def __init__(self, text: str) -> None:
             self.text = text
@@ -103,6 +113,7 @@ class PromptInput(TextArea):
         self.paste_filter = paste_filter
         self.can_send_empty: Callable[[], bool] = lambda: False  # when images are attached
         self.sent = History()
+        self.pastes: dict[str, str] = {}  # placeholder -> the big paste it stands for
         self._suggestions: list[Suggestion] = []
         self._suggested_for = ""  # the text before the cursor the suggestions were made for
         self._recalled = False  # text from history: no menu until the person types
@@ -213,9 +224,27 @@ class PromptInput(TextArea):
 
     async def _on_paste(self, event: events.Paste) -> None:
         # Runs before TextArea's handler, which inserts the text unless the default is prevented.
-        if self.paste_filter is not None and await self.paste_filter(event.text):
+        if (self.paste_filter is not None and await self.paste_filter(event.text)) or self._collapse(event.text):
             event.stop()
             event.prevent_default()
+
+    def _collapse(self, text: str) -> bool:
+        """Put a big paste in as `[pasted 1,000 lines]`; `expand_pastes` gives the text back."""
+        lines = len(text.splitlines())
+        if lines <= PASTE_LINES and len(text) <= PASTE_CHARS:
+            return False
+        label = f"[pasted {lines:,} lines]" if lines > 1 else f"[pasted {len(text):,} characters]"
+        if label in self.pastes and self.pastes[label] != text:
+            label = f"{label[:-1]} #{len(self.pastes) + 1}]"
+        self.pastes[label] = text
+        self.insert(label)
+        return True
+
+    def expand_pastes(self, text: str) -> str:
+        """The message with each paste placeholder replaced by what was pasted."""
+        for label, pasted in self.pastes.items():
+            text = text.replace(label, pasted)
+        return text
 
     def action_paste(self) -> None:
         """Ctrl+V: the clipboard's image (terminals paste text themselves, as a Paste event)."""

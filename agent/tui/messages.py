@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from gemma_code.agent.config import Settings
-from gemma_code.agent.events import AgentEvent
+from gemma_code.agent.events import AgentEvent, ToolOutput
 from gemma_code.agent.protocols import Backend
 
 if TYPE_CHECKING:
@@ -18,6 +19,34 @@ class AgentEventPosted(Message):
     def __init__(self, event: AgentEvent) -> None:
         self.event = event
         super().__init__()
+
+
+class OutputArrived(Message):
+    """A running command wrote more output: `OutputRelay.take` has it."""
+
+
+class OutputRelay:
+    """The session's `on_output` listener: gathers a command's output on the turn's thread and
+    tells the app once until the app takes it, however fast the command writes."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._chunks: list[str] = []
+
+    def __call__(self, event: ToolOutput) -> None:
+        if not event.text:
+            return
+        with self._lock:
+            first = not self._chunks
+            self._chunks.append(event.text)
+        if first:
+            self.app.post_message(OutputArrived())
+
+    def take(self) -> str:
+        with self._lock:
+            text, self._chunks = "".join(self._chunks), []
+        return text
 
 
 class TurnEnded(Message):

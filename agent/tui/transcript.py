@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from textual.containers import VerticalScroll
@@ -10,15 +9,13 @@ from textual.widget import Widget
 
 from gemma_code.agent.events import (
     AgentEvent, ApprovalNeeded, ApprovalResolved, ContextAttached, ErrorEvent, Notice,
-    ReasoningDelta, StepStarted, TextDelta, ToolCallStarted, ToolFinished, TurnDone,
+    ReasoningDelta, StepStarted, TextDelta, ToolCallStarted, ToolFinished, ToolOutput, TurnDone,
     VerifyFinished, VerifyStarted,
 )
-from gemma_code.agent.images import OCR_NOTE_START
-from gemma_code.agent.messages import (
-    AssistantMessage, ImagePart, Message, ToolCall, ToolMessage, UserMessage,
-)
+from gemma_code.agent.messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
 
 from .approval import ApprovalPrompt
+from .history import attachments, resumed_result, user_display
 from .verify_block import VerifyBlock
 from .widgets import AssistantBlock, NoticeBlock, ThinkingBlock, ToolBlock, UserBlock
 
@@ -29,29 +26,6 @@ ENDINGS = {
     "context_full": ("stopped: the context window is full (/clear starts afresh)", "error"),
     "length": ("stopped: the answer hit the token limit for one step", "warning"),
 }
-USER_LINES_SHOWN = 20
-# How agent/images.py introduces the text OCR read from an attached image.
-_OCR_NOTE = re.compile(re.escape(OCR_NOTE_START) + r"(.+?) \(\d+x\d+\)")
-
-
-def user_display(text: str) -> str:
-    """A resumed user message without the file contents `@path` appended for the model."""
-    shown = re.split(r"\s+Content of \S+( \(first \d+ bytes\))?:\s", text, maxsplit=1)[0]
-    lines = shown.splitlines()
-    if len(lines) > USER_LINES_SHOWN:
-        shown = "\n".join(lines[:USER_LINES_SHOWN]) + f"\n… {len(lines) - USER_LINES_SHOWN} more lines"
-    return shown
-
-
-def attached_images(message: UserMessage) -> list[str]:
-    """Names of the images a saved user message carried, itself or as OCR text."""
-    names = []
-    for part in message.content[:-1]:
-        if isinstance(part, ImagePart):
-            names.append("image")
-        elif match := _OCR_NOTE.match(part.text):
-            names.append(match.group(1))
-    return names
 
 
 class Transcript(VerticalScroll):
@@ -60,6 +34,7 @@ class Transcript(VerticalScroll):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.tools: dict[str, ToolBlock] = {}
+        self.running: ToolBlock | None = None  # the call that runs now: its output goes there
         self._text: AssistantBlock | None = None
         self._thinking: ThinkingBlock | None = None
 
@@ -74,6 +49,7 @@ class Transcript(VerticalScroll):
     async def clear_blocks(self) -> None:
         await self.end_text()
         self.tools.clear()
+        self.running = None
         await self.remove_children()
 
     async def end_text(self) -> None:
@@ -99,10 +75,13 @@ class Transcript(VerticalScroll):
             self._thinking.append(event.text)
         elif isinstance(event, ToolCallStarted):
             await self.end_text()
-            await self._tool(event.call)
+            self.running = await self._tool(event.call)
+        elif isinstance(event, ToolOutput):
+            if self.running is not None:
+                self.running.take_output(event.text)
         elif isinstance(event, ApprovalNeeded):
             block = await self._tool(event.call)
-            block.waiting()
+            block.waiting(event.diff)
             prompt = ApprovalPrompt(event)
             await block.mount(prompt)
             prompt.focus()
@@ -130,7 +109,7 @@ class Transcript(VerticalScroll):
         """The tests' own block: approval events find it by its call id, like a tool's."""
         if isinstance(event, VerifyStarted):
             await self.end_text()
-            self.tools[event.call_id] = await self.add(VerifyBlock(event))
+            self.tools[event.call_id] = self.running = await self.add(VerifyBlock(event))
         elif isinstance(block := self.tools.get(event.call_id), VerifyBlock):
             block.verified(event)
 
@@ -152,7 +131,7 @@ class Transcript(VerticalScroll):
         """A saved conversation, as it would have looked."""
         for message in messages:
             if isinstance(message, UserMessage):
-                await self.add(UserBlock(user_display(message.typed), attached_images(message)))
+                await self.add(UserBlock(user_display(message.typed), attachments(message)))
             elif isinstance(message, AssistantMessage):
                 if message.reasoning:
                     await self.add(ThinkingBlock(message.reasoning))
@@ -162,8 +141,5 @@ class Transcript(VerticalScroll):
                     await self._tool(call)
             elif isinstance(message, ToolMessage):
                 block = await self._tool(ToolCall(id=message.call_id, name=message.name))
-                block.finish(ToolFinished(
-                    call_id=message.call_id, name=message.name, is_error=message.is_error,
-                    content=message.content, summary="",
-                ))
+                block.finish(resumed_result(message))
         self.tools.clear()

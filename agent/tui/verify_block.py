@@ -7,6 +7,7 @@ from textual.content import Content
 from gemma_code.agent.events import VerifyFinished, VerifyStarted
 from gemma_code.agent.messages import ToolCall
 
+from .render import without_exit_trailer
 from .widgets import ToolBlock
 
 MARKS = {"passed": ("✓", "$text-success"), "failed": ("✗", "$text-error"),
@@ -31,7 +32,8 @@ class VerifyBlock(ToolBlock):
     def verified(self, event: VerifyFinished) -> None:
         mark, style = MARKS[event.outcome]
         failing = f": {', '.join(event.failures)}" if event.failures else ""
-        self._body = Content(event.output.rstrip())
+        output = without_exit_trailer(event.output.rstrip(), event.exit_code).rstrip()
+        self._body, self._tail = Content(output), True  # the failures come at the end
         state = {"passed": "done", "not_run": "denied"}.get(event.outcome, "error")
         self._state(f"{state} verify", Content.assemble((f"{mark} ", style), event.summary + failing))
         self._show_body()

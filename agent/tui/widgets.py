@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 from textual.containers import Vertical
 from textual.timer import Timer
 from textual.content import Content
@@ -9,39 +12,30 @@ from textual.widgets import Collapsible, Markdown, ProgressBar, Static
 from textual.widgets.markdown import MarkdownStream
 
 from gemma_code.agent.events import ToolFinished
-from gemma_code.agent.headless import short_arguments
 from gemma_code.agent.messages import ToolCall
+from gemma_code.agent.safety.secrets import redact_credentials
+
+from .render import (
+    call_headline, diff_content, elapsed, is_failure, preview, status_line, without_exit_trailer,
+)
+
+__all__ = ["diff_content", "preview"]  # re-exported: where other modules found them first
 
 OUTPUT_PREVIEW_LINES = 5
 DIFF_PREVIEW_LINES = 12
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+LIVE_CHARS = 16_384  # how much of a running command's output is kept for its live view
+LIVE_SECONDS = 0.1  # the live view is redrawn at most this often
+_OVERWRITTEN = re.compile(r"[^\n]*\r(?!\n)")  # a progress line that `\r` wrote over
 
 
-def diff_content(diff: str) -> Content:
-    """A unified diff coloured with the theme's success/error/accent text colours."""
-    parts: list[tuple[str, str] | str] = []
-    for line in diff.splitlines(keepends=True):
-        if line.startswith(("+++", "---")):
-            parts.append((line, "bold"))
-        elif line.startswith("+"):
-            parts.append((line, "$text-success"))
-        elif line.startswith("-"):
-            parts.append((line, "$text-error"))
-        elif line.startswith("@@"):
-            parts.append((line, "$text-accent"))
-        else:
-            parts.append(line)
-    return Content.assemble(*parts).rstrip()
-
-
-def preview(body: Content, limit: int, expanded: bool) -> Content:
-    """The first `limit` lines of `body` and a hint naming how many more there are."""
-    lines = body.split("\n")
-    if expanded or len(lines) <= limit + 1:
-        return body
-    more = len(lines) - limit
-    hint = Content.styled(f"… {more} more lines (Enter or click expands)", "$text-muted italic")
-    return Content("\n").join([*lines[:limit], hint])
+def _without_command(summary: str, command: object) -> str:
+    """`exit 1 in 1.3s` for `exit 1 in 1.3s: pytest -q`: the headline shows the command."""
+    head, colon, tail = summary.partition(": ")
+    shown = tail.removesuffix("...")
+    if colon and isinstance(command, str) and shown and command.strip().startswith(shown):
+        return head
+    return summary
 
 
 class Spinner(Static):
@@ -69,10 +63,12 @@ class Spinner(Static):
 class UserBlock(Static):
     """What the person sent, with the files attached through `@path`."""
 
-    def __init__(self, text: str, attached: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(self, text: str, attached: list[str] | tuple[str, ...] = (), queued: bool = False) -> None:
         body = Content.assemble(("› ", "bold $text-primary"), text)
         if attached:
             body = body.append(Content.styled("\nattached: " + ", ".join(attached), "$text-muted"))
+        if queued:
+            body = body.append(Content.styled("\nqueued: sent when the turn before it ends", "$text-muted"))
         super().__init__(body, classes="block user")
 
 
@@ -171,7 +167,8 @@ class LoadingBlock(Vertical):
 
 
 class ToolBlock(Vertical, can_focus=True):
-    """One tool call: what it is, a spinner while it runs, its result collapsed."""
+    """One tool call: what it is, a spinner and its time while it runs (with a command's
+    output as it comes), then its result, folded to a few lines until expanded."""
 
     BINDINGS = [("enter,space", "toggle", "Expand")]
 
@@ -181,6 +178,13 @@ class ToolBlock(Vertical, can_focus=True):
         self.expanded = False
         self._body = Content("")
         self._limit = OUTPUT_PREVIEW_LINES
+        self._tail = False  # the preview shows the last lines (a command's) instead of the first
+        self._started = time.monotonic()
+        self._note = ""  # said before the running time ("approved")
+        self._clock: Timer | None = None
+        self._live = ""  # a running command's output so far (its last LIVE_CHARS)
+        self._live_timer: Timer | None = None
+        self._asked_diff: str | None = None  # the change the person was shown when asked
 
     def compose(self):
         with Vertical(classes="tool-head"):
@@ -191,52 +195,85 @@ class ToolBlock(Vertical, can_focus=True):
         body.display = False
         yield body
 
+    def on_mount(self) -> None:
+        if self.has_class("running"):
+            self._clock = self.set_interval(1.0, self._tick)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While an approval waits inside, Enter is the approval's (it shows the whole change).
+        return action != "toggle" or not self.has_class("waiting")
+
     def _headline(self) -> Content:
-        name = self.call.name
-        if name == "run_shell" and "command" in self.call.arguments:
-            command = str(self.call.arguments["command"]).replace("\n", "⏎")
-            return Content.assemble((name, "bold"), " ", ("$ " + command, "$text-accent"))
-        return Content.assemble((name, "bold"), " ", (short_arguments(self.call, 40), "$text-muted"))
+        return call_headline(self.call)
 
     def _state(self, state: str, text: str | Content = "") -> None:
         self.set_classes(f"block tool {state}")
+        self.refresh_bindings()
         self.query_one(".tool-status", Static).update(text)
+        if not self.has_class("running") and not self.has_class("waiting") and self._clock:
+            self._clock.stop()
+            self._clock = None
 
-    def waiting(self) -> None:
-        self._state("waiting", Content.styled("waiting for your approval", "$text-warning"))
+    def _tick(self) -> None:
+        """While it runs: how long it has been running."""
+        if not self.has_class("running"):
+            return
+        took = elapsed(time.monotonic() - self._started)
+        note = f"{self._note} · " if self._note else ""
+        self.query_one(".tool-status", Static).update(Content.styled(f"{note}running {took}", "$text-muted"))
+
+    def waiting(self, diff: str | None = None) -> None:
+        """An approval box opened inside: it and the working line say what is awaited."""
+        self._asked_diff = diff
+        self._state("waiting")
 
     def resolved(self, approved: bool, note: str) -> None:
         if approved:
+            self._started, self._note = time.monotonic(), "approved"
             self._state("running", Content.styled("approved", "$text-success"))
         else:
             why = f": {note}" if note else ""
             self._state("denied", Content.styled(f"denied{why}", "$text-error"))
 
+    def take_output(self, text: str) -> None:
+        """More output of the running command; shown (its end) at most every LIVE_SECONDS."""
+        self._live = (self._live + text)[-LIVE_CHARS:]
+        if self._live_timer is None:
+            self._live_timer = self.set_timer(LIVE_SECONDS, self._show_live)
+
+    def _show_live(self) -> None:
+        self._live_timer = None
+        if not self.has_class("running"):
+            return  # the result is shown already
+        shown = redact_credentials(_OVERWRITTEN.sub("", self._live.replace("\r\n", "\n")))
+        self._body, self._tail = Content(shown.rstrip()), True
+        self._show_body()
+
     def finish(self, event: ToolFinished) -> None:
-        """Show the result: a diff for edits, exit code and output for shell calls."""
-        text = event.text.rstrip()
+        """Show the result: a diff for edits, output for commands (its end, where the summary is)."""
+        text = without_exit_trailer(event.text.rstrip(), event.exit_code).rstrip()
         first, _, rest = text.partition("\n")
         summary = event.summary or first.removeprefix("Error: ")
         if first.removeprefix("Error: ").rstrip(".") == summary.rstrip("."):
             text = rest  # the status line says it already
-        mark, style = ("✗", "$text-error") if event.is_error else ("✓", "$text-success")
-        status = Content.assemble((f"{mark} ", style), summary)
-        if event.exit_code is not None and not event.is_error:
-            status = Content.assemble((f"{mark} ", style), f"exit code {event.exit_code} · ", summary)
+        summary = _without_command(summary, self.call.arguments.get("command"))
         diff = event.diff or (text if text.startswith("--- ") else None)
+        self._tail = False
         if diff:
-            self._body, self._limit = diff_content(diff), DIFF_PREVIEW_LINES
+            # The change just approved was read in full already: folded away, not repeated.
+            seen = event.diff is not None and event.diff == self._asked_diff
+            self._body, self._limit = diff_content(diff), 0 if seen else DIFF_PREVIEW_LINES
         elif event.name == "read_file" and not event.is_error:
             self._body = Content("")  # the model read it; people do not need the file again
         else:
-            self._body = Content(text)
-        self._state("error" if event.is_error else "done", status)
+            self._body, self._tail = Content(text), event.exit_code is not None
+        self._state("error" if is_failure(event) else "done", status_line(event, summary))
         self._show_body()
 
     def _show_body(self) -> None:
         body = self.query_one(".tool-body", Static)
         body.display = bool(self._body.plain)
-        body.update(preview(self._body, self._limit, self.expanded))
+        body.update(preview(self._body, self._limit, self.expanded, self._tail))
 
     def action_toggle(self) -> None:
         self.expanded = not self.expanded

@@ -59,8 +59,9 @@ def get_spec(name: str) -> ModelSpec:
 
 def _unknown(name: str, registry: dict[str, ModelSpec]) -> UnknownModelError:
     return UnknownModelError(
-        f"unknown model {name!r}; known models: {', '.join(registry)} "
-        "(or give the path of a .gguf file or an MLX model directory)"
+        f"there is no model called {name}: `gemma-code models` lists the models gemma-code "
+        f"knows ({', '.join(registry)}); --model also takes the path of a .gguf file or of an "
+        "MLX model directory"
     )
 
 

@@ -25,6 +25,7 @@ _ERROR_KIND_LABELS = {
     "edit_old_not_found": "edit: old not found",
     "edit_already_made": "edit: already made",
     "unread_file": "edit: file not read (shown)",
+    "syntax": "edit: would break the syntax",
     "extra_call": "extra call in a step, not run",
     "path_not_found": "path not found",
     "outside_workspace": "path outside the workspace",
@@ -48,7 +49,7 @@ class Metrics(BaseModel):
     decode_seconds: float = 0.0
     error_kinds: dict[str, int] = {}  # tool errors by kind (gemma-code only)
     edits: int = 0  # well-formed edit_file calls (gemma-code only)
-    edits_unread: int = 0  # ... on a file that had not been read in the run
+    edits_unread: int = 0  # ... that ran on a file not read, attached or shown before it
 
     @classmethod
     def total(cls, parts: Iterable[Metrics]) -> Metrics:
@@ -88,6 +89,7 @@ class GemmaCode:
 
     model: str
     backend: str = "auto"
+    base_url: str | None = None  # an OpenAI-compatible server, for backend "openai"
     max_steps: int = 30
     temperature: float | None = None
     max_tokens: int | None = None
@@ -100,6 +102,8 @@ class GemmaCode:
         command = [sys.executable, "-m", "gemma_code.agent.cli", "run", "--json",
                    "--model", self.model, "--backend", self.backend, "--approval", "auto",
                    "--max-steps", str(self.max_steps), "-C", str(work), *self.extra]
+        if self.base_url is not None:
+            command += ["--base-url", self.base_url]
         if self.temperature is not None:
             command += ["--temperature", str(self.temperature)]
         if self.max_tokens is not None:
@@ -127,6 +131,9 @@ class GemmaCode:
         pass  # its model lives in the process that was stopped
 
 
+_NOT_RUN = ("repeated_call", "extra_call")  # calls answered without running the tool
+
+
 def error_label(kind: str | None) -> str:
     """How reports name a kind of gemma-code tool error."""
     return _ERROR_KIND_LABELS.get(kind or "other", "other")
@@ -138,7 +145,7 @@ def metrics_from_events(path: Path) -> Metrics:
     kinds: Counter[str] = Counter()
     calls: dict[str, dict] = {}
     seen: set[tuple] = set()  # (tool, arguments) of the calls so far
-    read: set[str] = set()  # files read_file returned in this run
+    read: set[str] = set()  # files read_file returned, attached or shown in this run
     for line in path.read_text(errors="replace").splitlines():
         try:
             event = json.loads(line)
@@ -147,9 +154,10 @@ def metrics_from_events(path: Path) -> Metrics:
         kind = event.get("type") if isinstance(event, dict) else None
         if kind == "usage":
             m.steps += 1
-            m.prompt_tokens += event["prompt_tokens"]
-            m.cached_tokens += event["cached_tokens"]
-            m.completion_tokens += event["completion_tokens"]
+            # a figure the backend did not report (None) adds nothing
+            m.prompt_tokens += event["prompt_tokens"] or 0
+            m.cached_tokens += event["cached_tokens"] or 0
+            m.completion_tokens += event["completion_tokens"] or 0
             m.prefill_seconds += event["prefill_seconds"]
             m.decode_seconds += event["decode_seconds"]
         elif kind == "tool_call":
@@ -172,10 +180,15 @@ def metrics_from_events(path: Path) -> Metrics:
                 read.add(target)
             elif event.get("name") == "edit_file" and not malformed:
                 m.edits += 1
-                m.edits_unread += target not in read
+                if event.get("error_kind") == "unread_file":
+                    read.add(target)  # refused unrun, with the file's text: read now
+                elif event.get("error_kind") not in _NOT_RUN:
+                    m.edits_unread += target not in read
+        elif kind == "context":  # files attached before step 1 count as read, as for the guard
+            read.update(os.path.normpath(f["path"]) for f in event.get("files", []))
         elif kind == "done":
             m.end_reason = event["reason"]
-        elif kind == "error" and not m.end_reason:
-            m.end_reason = "error"
+        elif kind in ("error", "run_finished") and not m.end_reason:
+            m.end_reason = "error"  # run_finished after no `done`: the run broke off
     m.error_kinds = dict(kinds)
     return m

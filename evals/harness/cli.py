@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                                       f"can use a GPU or Metal and it is downloaded, else {CPU_MODEL})")
     run.add_argument("--agent", choices=AGENTS, default="gemma-code")
     run.add_argument("--backend", default="auto", help="gemma-code's backend (default: %(default)s)")
+    run.add_argument("--base-url", dest="base_url", help="gemma-code's OpenAI-compatible server "
+                     "(with --backend openai)")
     run.add_argument("--tasks", help="comma-separated task ids (default: all)")
     run.add_argument("--out", type=Path, help="results file (default: results-SUITE-AGENT.json)")
     run.add_argument("--resume", action="store_true",
@@ -163,7 +165,7 @@ def _run_tools(args, tasks):
     from .toolsuite import run_tool_suite
 
     settings = Settings(model=args.model, backend=args.backend, temperature=args.temperature,
-                        max_tokens=args.max_tokens, n_threads=args.threads)
+                        max_tokens=args.max_tokens, n_threads=args.threads, base_url=args.base_url)
     done = []
 
     def progress(result) -> None:
@@ -222,7 +224,7 @@ def _agent(args, logs: Path):
     if args.agent == "gemma-code":
         return nullcontext(GemmaCode(model=args.model, backend=args.backend, max_steps=args.max_steps,
                                      temperature=args.temperature, max_tokens=args.max_tokens,
-                                     threads=args.threads))
+                                     threads=args.threads, base_url=args.base_url))
     from .peers import peer
 
     return peer(args.agent, args.model, context_size=args.context_size, max_steps=args.max_steps,

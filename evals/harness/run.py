@@ -11,7 +11,7 @@ from .agents import Agent
 from .processes import run_logged
 from .results import RepoResult, Try
 from .suites import RepoTask
-from .workspace import changed_files, prepare, run_check
+from .workspace import changed_files, prepare, run_check, with_project_python
 
 DEFAULT_TIMEOUT = 600.0
 RETRY_NOTE = "(I tried your change: the problem is still there.)"
@@ -40,7 +40,7 @@ def run_repo_task(task: RepoTask, agent: Agent, model: str, *, tries: int, timeo
             prompt = task.prompt if number == 1 else retry_prompt(task)
             out, err = logs / f"try{number}.out", logs / f"try{number}.err"
             finished = run_logged(agent.command(prompt, work, task.image_path), work,
-                                  agent.environment(scratch), limit, out, err)
+                                  with_project_python(agent.environment(scratch)), limit, out, err)
             check = run_check(task, work, scratch / "check")
             metrics = agent.after_try(work, logs / f"try{number}") or agent.metrics(out, err)
             attempt = Try(seconds=round(finished.seconds, 2), exit_code=finished.exit_code,

@@ -68,13 +68,17 @@ def overlay(source: Path, dest: Path) -> None:
         shutil.copytree(source, dest, dirs_exist_ok=True)
 
 
+def with_project_python(env: dict[str, str]) -> dict[str, str]:
+    """`env` with the harness's interpreter first on PATH, as in a shell where the project's
+    environment is active: `python`, `python -m pytest` and `pytest` are the ones the checks use."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {**env, "PATH": bin_dir + os.pathsep + env.get("PATH", "")}
+
+
 def check_environment() -> dict[str, str]:
     """The environment checks run in: `python` is the harness's own interpreter."""
-    bin_dir = str(Path(sys.executable).parent)
     env = {key: value for key, value in os.environ.items() if not key.startswith("GEMMA_CODE_")}
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+    return {**with_project_python(env), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 @dataclass(frozen=True)

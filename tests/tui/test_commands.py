@@ -32,7 +32,7 @@ async def test_help_lists_every_command_and_closes_with_escape(repo: Path):
         for name in ("help", "model", "clear", "diff", "undo", "image", "paste", "compact",
                      "approval", "sessions", "quit"):
             assert f"/{name}" in text
-        assert "Esc" in text and "Ctrl+C twice" in text
+        assert "Esc" in text and "PageUp" in text and "on an empty input, twice: quit" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("f1")
@@ -71,13 +71,18 @@ async def test_clear_starts_a_new_conversation(repo: Path, store):
         assert app.session_id != first_id
 
 
-@pytest.mark.parametrize("line, why", [("/compact", "compaction")])
-async def test_later_features_say_they_are_not_available_yet(repo: Path, line: str, why: str):
-    app, _ = make_app(repo, [])
+async def test_compact_replaces_the_conversation_by_the_models_summary(repo: Path):
+    app, backend = make_app(repo, [{"text": "Hi."}, {"text": "Goal: greet. Nothing left."}])
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await send(pilot, line)
-        assert any("not available yet" in n and why in n for n in notices(app))
+        await send(pilot, "hello")
+        await finished(pilot)
+        await send(pilot, "/compact the greeting")
+        await until(pilot, lambda: any("into a summary" in n for n in notices(app)))
+        assert backend.seen[-1][-1].text.endswith("Focus on: the greeting")
+        messages = app.session.agent.messages
+        assert [m.role for m in messages] == ["system", "user"]
+        assert "Goal: greet." in messages[1].text and not app.running
 
 
 async def test_undo_restores_the_last_turn_and_the_model_hears_of_it(repo: Path):
@@ -203,7 +208,7 @@ async def test_ctrl_c_twice_quits_and_once_only_warns(repo: Path):
         await ready(pilot)
         await pilot.press("ctrl+c")
         assert app.is_running
-        assert any("again to quit" in str(n.message) for n in app._notifications)
+        assert "again to quit" in app.prompt.border_subtitle
         await pilot.press("ctrl+c")
         await until(pilot, lambda: not app.is_running)
 

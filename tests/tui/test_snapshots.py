@@ -79,3 +79,20 @@ def test_help_screen(repo: Path, snap_compare):
         await send(pilot, "/help")
 
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_a_long_change_expanded_for_review(repo: Path, snap_compare):
+    content = "".join(f"value_{i:03d} = {i}\n" for i in range(1, 121))
+    write = {"name": "write_file", "arguments": {"path": "big.py", "content": content}}
+    app, _ = make_app(repo, [{"tool_calls": [write]}, {"text": "ok"}])
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        await send(pilot, "write big.py")
+        await until(pilot, lambda: app.query(ApprovalPrompt))
+        await pilot.pause()
+        await pilot.press("enter", "pagedown")
+        await pilot.pause()
+        steady(app)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

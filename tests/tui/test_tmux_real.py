@@ -70,7 +70,8 @@ def test_the_real_app_streams_an_answer_and_shows_a_tool_block(repo: Path, isola
         term.wait(lambda s: "model ready: qwen2.5-coder-1.5b" in s, 300, "the model to load")
         term.keys(PROMPT, literal=True)
         term.keys("Enter")
-        started = term.wait(lambda s: "working… Esc interrupts" in s, 30, "the turn to start")
+        started = term.wait(lambda s: re.search(r"working… \d+s · \d+ tokens · Esc interrupts", s),
+                            30, "the turn to start")
         assert "› " + PROMPT in started
         term.wait(lambda s: TOOL_LINE.search(s), 300, "a tool block")
         done = term.wait(lambda s: "working…" not in s and "decode" in s, 300, "the answer")

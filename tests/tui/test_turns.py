@@ -66,6 +66,9 @@ async def test_approve_once_runs_the_edit_and_shows_its_diff(repo: Path):
         assert (repo / "calc.py").read_text() == FIXED
         block = app.query_one(ToolBlock)
         assert "edited calc.py (+1 -1)" in tool_text(block)
+        # The diff was read in the approval box: folded here, not shown a second time.
+        assert "return a + b" not in tool_text(block) and "lines (Enter or click expands)" in tool_text(block)
+        block.action_toggle()
         assert "+    return a + b" in tool_text(block) and "-    return a - b" in tool_text(block)
         assert not app.query(ApprovalPrompt)
         assert app.query(AssistantBlock).last().source == "Done."
@@ -115,7 +118,7 @@ async def test_always_for_shell_remembers_the_command_prefix(repo: Path):
         await pilot.press("a")
         await finished(pilot)
         first, second = app.query(ToolBlock)
-        assert "exit code 0" in tool_text(first) and "one" in tool_text(first)
+        assert "✓ exit 0" in tool_text(first) and "one" in tool_text(first)
         assert "two" in tool_text(second)
         assert app.session.agent.tools.shell_allow[-1] == "echo"
 
@@ -235,13 +238,14 @@ async def test_long_output_is_collapsed_until_expanded(repo: Path):
         await finished(pilot)
         block = app.query_one(ToolBlock)
         body = str(block.query_one(".tool-body").render())
-        assert "exit code 0" in tool_text(block)
-        assert body.splitlines()[:5] == ["1", "2", "3", "4", "5"] and "40" not in body
-        assert "more lines (Enter or click expands)" in body
+        assert "✓ exit 0" in tool_text(block)
+        # A command's summary comes at its end: the folded view shows the last lines.
+        assert body.splitlines()[1:] == ["36", "37", "38", "39", "40"] and "\n5\n" not in body
+        assert "35 earlier lines (Enter or click expands)" in body
         await pilot.press("ctrl+o")
-        assert "\n40\n" in str(block.query_one(".tool-body").render())
+        assert "\n5\n" in str(block.query_one(".tool-body").render())
         block.focus()
         await pilot.press("enter")
-        assert "40" not in str(block.query_one(".tool-body").render())
+        assert "\n5\n" not in str(block.query_one(".tool-body").render())
         await pilot.click(block)
-        assert "\n40\n" in str(block.query_one(".tool-body").render())
+        assert "\n5\n" in str(block.query_one(".tool-body").render())
