@@ -106,7 +106,9 @@ def _next_step(agent: Agent, specs, made: Counter[tuple[str, str]]) -> Iterator[
         hotter = max(agent.retry_temperature, agent.options.temperature or 0.0)
         yield Notice(text=f"the model repeated an earlier call; sampling that step again at "
                           f"temperature {hotter:g}")
-        step = yield from _generate(agent, specs, replace(agent.options, temperature=hotter))
+        retried = yield from _generate(agent, specs, replace(agent.options, temperature=hotter))
+        if retried.calls or retried.text.strip() or retried.finish != "stop":
+            step = retried  # else (an empty answer) the repeat stands, with its note and guard
     agent.messages.append(AssistantMessage(
         text=step.text, reasoning=step.reasoning, tool_calls=tuple(step.calls)
     ))

@@ -183,6 +183,18 @@ def test_a_repeat_at_temperature_0_is_sampled_again_hotter(repo: Path):
     assert events[-1] == TurnDone(reason="answered", steps=3)
 
 
+def test_an_empty_answer_from_resampling_leaves_the_repeat_to_its_guard(repo: Path):
+    # A hotter sample that says nothing would end the turn with no answer: the repeat runs
+    # instead (with its note), and the model goes on.
+    agent = guarded(repo, [READ, READ, {"text": ""}, edit("return a - b", "return a + b"),
+                           {"text": "done"}])
+    events = list(run_turn(agent, UserMessage.of("fix")))
+    assert [r.name for r in results(events)] == ["read_file", "read_file", "edit_file"]
+    assert "already made this exact call" in results(events)[1].text
+    assert (repo / "calc.py").read_text() == FIXED
+    assert events[-1] == TurnDone(reason="answered", steps=4)
+
+
 def test_a_repeat_that_resampling_does_not_break_still_ends_the_turn(repo: Path):
     agent = guarded(repo, [READ] * 8)
     events = list(run_turn(agent, UserMessage.of("fix")))

@@ -63,7 +63,8 @@ class Tmux:
 def test_the_real_app_streams_an_answer_and_shows_a_tool_block(repo: Path, isolated_env):
     app = shlex.join([sys.executable, "-m", "gemma_code.agent.cli",
                       "--model", "qwen2.5-coder-1.5b", "--approval", "auto", "--temperature", "0"])
-    term = Tmux(isolated_env)
+    # No hotter resample of a repeat: what the screen shows stays the same run after run.
+    term = Tmux({**isolated_env, "GEMMA_CODE_RETRY_TEMPERATURE": "0"})
     # The shell stays after the app exits, so the line it prints on the way out can be read.
     term.start(f"{app}; echo APP-EXITED-$?; sleep 60", repo)
     try:
