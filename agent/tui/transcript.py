@@ -84,7 +84,8 @@ class Transcript(VerticalScroll):
             block.waiting(event.diff)
             prompt = ApprovalPrompt(event)
             await block.mount(prompt)
-            prompt.focus()
+            # Now, not on the next tick as focus() would: a y/a/n typed at once must reach it.
+            self.screen.set_focus(prompt)
             self.anchor()
         elif isinstance(event, ApprovalResolved):
             await self._resolved(event)
