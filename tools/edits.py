@@ -29,7 +29,7 @@ from .files import (
     existing_file,
 )
 from .matching import (
-    MAX_SIMILARITY_WORK, Edit, _closest_window, _key, find_edit, in_files_frame,
+    MAX_SIMILARITY_WORK, Edit, _closest_window, _key, find_edit, in_files_frame, indent_of,
     without_line_numbers,
 )
 from .syntax import block_at, numbered_lines, require_valid_syntax
@@ -279,10 +279,11 @@ def _with_block_reading(edit: Edit, text: str, args: EditFile.Args, name: str) -
         return edit
     lines = text.split("\n")
     body = lines[block[0] + 1 : block[1] + 1]
-    indent = lines[row][: len(lines[row]) - len(lines[row].lstrip())]
+    indent = indent_of(lines[row])
     lines[block[0] : block[1] + 1] = [indent + head.lstrip(), *in_files_frame(rest, indent)]
-    whole = Edit("\n".join(lines), f"`old` is the first line of the block at lines {block[0] + 1}-"
-                 f"{block[1] + 1}, and `new` rewrites it: the whole block was replaced. Check the diff.")
+    whole = Edit("\n".join(lines), (
+        f"`old` is the first line of the block at lines {block[0] + 1}-{block[1] + 1}, and `new` "
+        "rewrites it: the whole block was replaced. Check the diff."))
     if _rewrites(body, rest):  # then the first reading, kept only where the others do not parse
         return replace(whole, others=(edit, *edit.others))
     return replace(edit, others=(*edit.others, whole))

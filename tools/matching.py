@@ -95,7 +95,7 @@ def _indented_edit(text: str, old: str, new: str) -> Edit | None:
 def in_files_frame(lines: list[str], indent: str) -> list[str]:
     """`lines` that follow a line indented `indent`, shifted by `indent` when they were
     written from column 0 (the same list when they are deeper than it already)."""
-    if not indent or min((len(_indent(x)) for x in lines if x.strip()), default=0) > len(indent):
+    if not indent or min((len(indent_of(x)) for x in lines if x.strip()), default=0) > len(indent):
         return lines
     return [indent + line if line.strip() else line for line in lines]
 
@@ -186,14 +186,15 @@ def _non_overlapping(hits: list[int], n: int) -> list[int]:
     return chosen
 
 
-def _indent(line: str) -> str:
+def indent_of(line: str) -> str:
+    """The whitespace a line starts with."""
     return line[: len(line) - len(line.lstrip())]
 
 
 def _reindent(new: list[str], old: list[str], found: list[str]) -> list[str]:
     """`new` shifted by the indentation difference between `old` and the lines it matched."""
     first = next(i for i, line in enumerate(old) if line.strip())
-    old_indent, file_indent = _indent(old[first]), _indent(found[first])
+    old_indent, file_indent = indent_of(old[first]), indent_of(found[first])
     if old_indent == file_indent:
         return list(new)
     return [
