@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gemma_code.tools import unknown_tools
 
 from .trust import Ignored, ProjectConfig, TrustOffer, TrustStore, ignored_notice, settings_digest
 
@@ -109,6 +111,10 @@ class Settings(BaseModel):
         "auto", description="speculative decoding on llama.cpp, drafting from the context: "
         "'lookup' always, 'auto' paused while drafts keep missing, 'off' never",
     )
+    tools: tuple[str, ...] | None = Field(
+        None, description="the tools offered to the model, by name; None: the model's profile "
+        "in the registry (every tool for most models)",
+    )
     repo_map_tokens: int | None = Field(
         None, ge=0, description="tokens of repo map in the first message; None: 1/32 of the "
         "context, at most 2048; 0: no map",
@@ -132,6 +138,13 @@ class Settings(BaseModel):
     verify_timeout: float | None = Field(
         None, gt=0, description="seconds before the test command is killed; None: shell_timeout",
     )
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if names is not None and (problem := unknown_tools(names)):
+            raise ValueError(problem)
+        return names
 
 
 class ConfigError(Exception):
@@ -215,7 +228,9 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is None:
             continue
-        if field.annotation == tuple[str, ...]:
+        if field.annotation == tuple[str, ...] | None and raw.lower() in ("", "none"):
+            values[name] = None
+        elif field.annotation in (tuple[str, ...], tuple[str, ...] | None):
             values[name] = tuple(item.strip() for item in raw.split(",") if item.strip())
         else:
             values[name] = None if raw.lower() in ("", "none") else raw

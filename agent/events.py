@@ -123,6 +123,7 @@ ToolErrorKind = Literal[
     "edit_already_made",  # the file already holds what the edit would make
     "unread_file",  # not run: the file was not read first (the error shows it)
     "syntax",  # not run: the change would break the syntax of a file that parsed
+    "elided",  # not run: a whole-file write left code out behind a placeholder comment
     "extra_call",  # not run: a step's calls after its first
     "path_not_found",
     "outside_workspace",

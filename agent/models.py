@@ -24,11 +24,11 @@ from gemma_code.backends.models.registry import (
 from gemma_code.backends.models.spec import ModelError, ModelSpec, ResolvedModel, format_size
 
 from .config import Settings
-from .protocols import Backend
+from .protocols import Backend, Tool
 
 __all__ = [
     "BackendOpener", "ModelEntry", "ModelError", "Notice", "auto_model_name", "list_models",
-    "llama_threads", "model_label", "model_names", "open_backend", "open_backend_with_progress",
+    "llama_threads", "model_label", "model_names", "offered_tools", "open_backend", "open_backend_with_progress",
     "print_models", "print_server_models", "pull_model", "uses_server",
 ]
 
@@ -73,6 +73,13 @@ def open_backend(settings: Settings, notice: Notice = _quiet, progress: Progress
     return _open_llama(resolved, spec, context_size, settings, notice)
 
 
+def offered_tools(settings: Settings, backend: Backend) -> list[Tool]:
+    """The tools the model is given: the `tools` setting, else its registry profile's."""
+    from gemma_code.tools import default_tools
+
+    return default_tools(settings.tools if settings.tools is not None else backend.profile.tools)
+
+
 def open_backend_with_progress(settings: Settings, notice: Notice) -> Backend:
     """`open_backend`, with the notice's own `progress` method (if it has one) taking progress."""
     return open_backend(settings, notice, getattr(notice, "progress", None))
@@ -102,7 +109,7 @@ def _open_llama(resolved: ResolvedModel, spec: ModelSpec, context_size: int, set
         resolved.path, context_size=context_size,
         sampling=spec.sampling, chat_format=spec.chat_format, n_gpu_layers=settings.n_gpu_layers,
         n_threads=settings.n_threads, mmproj=resolved.mmproj, image_tokens=settings.image_tokens,
-        draft=settings.draft,
+        draft=settings.draft, profile=spec.profile,
     )
     if backend.vision_error:
         notice(f"{backend.vision_error}; images are read with OCR instead")
@@ -154,7 +161,7 @@ def _open_mlx(path: Path, spec: ModelSpec, context_size: int, image_tokens: int)
             "pip install 'gemma-code[mlx]'"
         ) from None
     return MlxBackend(path, context_size=context_size, sampling=spec.sampling,
-                      chat_format=spec.chat_format, image_tokens=image_tokens)
+                      chat_format=spec.chat_format, image_tokens=image_tokens, profile=spec.profile)
 
 
 def llama_threads(settings: Settings) -> tuple[int, str]:

@@ -8,16 +8,35 @@ from pathlib import Path
 
 from .host_git import host_repo
 
-_GUIDE = """\
-You are gemma-code, a coding agent working in the user's repository on their own machine.
-Use the tools to look before you change anything: list_files and grep to find code,
-read_file to read it. Change files with edit_file (exact old text -> new text) or write_file
-(whole new files). Use run_shell to run tests, scripts and git. Make the smallest change
-that does what the user asked, then check it (run it or its tests) when you can.
-Call one tool at a time and wait for its result. When the task is done, answer briefly in
-plain text without calling a tool: say what you changed and how you checked it.
+_INTRO = "You are gemma-code, a coding agent working in the user's repository on their own machine."
+_RULES = """\
+Make the smallest change that does what the user asked, then check it (run it or its tests)
+when you can. Call one tool at a time and wait for its result. When the task is done, answer
+briefly in plain text without calling a tool: say what you changed and how you checked it.
 Paths are relative to the workspace root: a bare file name like `notes.md` means the file
 at the root, so do not invent folders the user did not ask for."""
+_CHANGING = {
+    ("edit_file", "write_file"): "Change files with edit_file (exact old text -> new text) or "
+                                 "write_file (whole new files).",
+    ("edit_file",): "Change files with edit_file (exact old text -> new text).",
+    ("write_file",): "Change a file by sending its whole new content with write_file: read it "
+                     "first, and keep every line you do not mean to change.",
+}
+
+
+def _tool_guide(names: list[str]) -> str:
+    """How to use the tools offered, naming only those."""
+    finders = " and ".join(n for n in ("list_files", "grep") if n in names)
+    parts = []
+    if "read_file" in names:
+        found = f"{finders} to find code, " if finders else ""
+        parts.append(f"Use the tools to look before you change anything: {found}read_file to read it.")
+    changing = tuple(n for n in ("edit_file", "write_file") if n in names)
+    if changing:
+        parts.append(_CHANGING[changing])
+    if "run_shell" in names:
+        parts.append("Use run_shell to run tests, scripts and git.")
+    return " ".join(parts)
 
 
 def git_branch(root: Path) -> str | None:
@@ -39,11 +58,13 @@ def _top_level(root: Path, limit: int = 40) -> str:
     return " ".join(shown) + more if shown else "(empty)"
 
 
-def system_prompt(root: Path) -> str:
+def system_prompt(root: Path, tool_names: list[str]) -> str:
+    """Who the agent is, how to use `tool_names`, and where it works (the same every turn)."""
     branch = git_branch(root)
     repo = f"git repository, branch {branch}" if branch else "not a git repository"
+    guide = "\n".join(part for part in (_INTRO, _tool_guide(tool_names), _RULES) if part)
     return (
-        f"{_GUIDE}\n\n"
+        f"{guide}\n\n"
         f"Workspace: {root} ({repo})\n"
         f"Top level: {_top_level(root)}\n"
         f"System: {platform.system()} {platform.machine()}, today is {date.today().isoformat()}"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from .events import BackendEvent, ToolErrorKind
 from .messages import Message, Part, TextPart, ToolCall
@@ -36,6 +36,15 @@ class GenerationOptions:
     cancel: threading.Event | None = None
 
 
+class AgentProfile(BaseModel):
+    """What of the harness a model is given, decided per model from the eval suites
+    (`[models.NAME.profile]` in the registry; evals/RESULTS.md has the measurements)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tools: tuple[str, ...] | None = None  # the tools offered, by name; None: every tool
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A local model. It owns prompt rendering, tool-call parsing and its cache."""
@@ -43,6 +52,7 @@ class Backend(Protocol):
     name: str
     context_size: int
     vision: bool  # reads images itself; without it images reach the model as OCR text
+    profile: AgentProfile  # what of the harness this model is given
 
     def stream(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import get_args
 
-from gemma_code.tools import default_tools
 
 from gemma_code.tools.sandbox import detect_sandbox, sandbox_unavailable_reason
 
@@ -25,7 +24,7 @@ from .host_git import repository_changed
 from .images import ImageForModel, PreparedImage, image_for_model, prepare_image
 from .loop import Agent
 from .messages import AssistantMessage, Message, SystemMessage, TextPart, UserMessage
-from .models import open_backend
+from .models import offered_tools, open_backend
 from .prompts import system_prompt
 from .protocols import Approver, Backend, GenerationOptions, ShellSandbox, ToolContext
 from .registry import ToolRegistry
@@ -64,7 +63,7 @@ class Session:
         sandbox = self._sandbox(settings)
         self.checkpoints = Checkpoints(self.workspace.root) if settings.checkpoints else None
         registry = ToolRegistry(
-            default_tools(), settings.approval, approver, settings.shell_allow,
+            offered_tools(settings, backend), settings.approval, approver, settings.shell_allow,
             auto_runs_shell=sandbox is not None or settings.sandbox == "off",
             before_change=self.checkpoints.before_change if self.checkpoints else None,
         )
@@ -82,7 +81,7 @@ class Session:
             ),
             max_steps=settings.max_steps,
             prose_nudge=settings.edit_guards, retry_temperature=settings.retry_temperature,
-            messages=history or [SystemMessage(content=system_prompt(self.workspace.root))],
+            messages=history or [SystemMessage(content=system_prompt(self.workspace.root, registry.names()))],
         )
         self._saved_count = len(history) if history else 0
         self.compactor = Compactor(backend, token_counter(backend), settings.compact_at)

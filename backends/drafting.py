@@ -27,8 +27,12 @@ same tokens only up to that rounding (at temperature 0 a near tie can come out t
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -184,6 +188,36 @@ def exact_draft_limit(llm: Any, context: Sequence[int], cost: float = 0.6) -> in
         if same and time_ratio <= cost:
             return length
     return 0
+
+
+def remembered_exact_draft(facts: Sequence[object], measure: Callable[[], int | None],
+                           cache: Path) -> int | None:
+    """`exact_draft_limit`'s answer for a model and build described by `facts`, measured once
+    and kept in the JSON file `cache` (measuring takes a dozen decoding steps at every start,
+    a tenth of a short answer's time). None (no room to measure) is not kept; a damaged
+    cache file is measured over."""
+    key = hashlib.sha256(json.dumps([str(f) for f in facts]).encode()).hexdigest()[:32]
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    value = known.get(key)
+    if isinstance(value, int) and value in (0, *EXACT_DRAFTS):
+        return value
+    value = measure()
+    if value is None:
+        return None
+    known[key] = value
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known), encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only cache directory: measured again next start
+    return value
 
 
 def speculative_tokens(llm: Any, sampler: Any, lookup: PromptLookup, policy: DraftPolicy,

@@ -16,12 +16,14 @@ from typing import Any
 
 from gemma_code.agent.events import BackendEvent, ToolCallParsed
 from gemma_code.agent.messages import Message
-from gemma_code.agent.protocols import GenerationOptions, ToolSpec
+from gemma_code.agent.protocols import AgentProfile, GenerationOptions, ToolSpec
 
 from .models.spec import Sampling
+from .cache_dir import user_cache_dir
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
 from .drafting import (
-    DraftMode, DraftPolicy, DraftStats, PromptLookup, exact_draft_limit, speculative_tokens,
+    DraftMode, DraftPolicy, DraftStats, PromptLookup, exact_draft_limit, remembered_exact_draft,
+    speculative_tokens,
 )
 from .generation_step import GenerationStep
 from .image_spans import VisionError, encode_with_images, image_start
@@ -120,6 +122,7 @@ class LlamaCppBackend:
         mmproj: Path | None = None,
         image_tokens: int = 280,
         draft: DraftMode = "off",
+        profile: AgentProfile = AgentProfile(),
     ) -> None:
         """`mmproj`: the model's image projector; with it the model sees images, each costing
         at most `image_tokens` (a batch holds a whole image: its tokens attend both ways).
@@ -135,8 +138,10 @@ class LlamaCppBackend:
         # looked up once: `piece` and `is_end` run for every generated token
         self._native, self._vocab = llama_cpp, self.llm._model.vocab
         self.model_path = model_path
+        self.n_gpu_layers = n_gpu_layers
         self.context_size = self.llm.n_ctx()
         self.sampling = sampling
+        self.profile = profile
         self.projector: Projector | None = None
         self.vision_error: str | None = None  # why an image projector given could not be used
         if mmproj is not None:
@@ -267,17 +272,34 @@ class LlamaCppBackend:
         options = dict(top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
                        temp=s.temperature if temperature is None else temperature,
                        repeat_penalty=s.repeat_penalty, grammar=constraint)
-        if self.draft == "off" or self.llm._is_recurrent or self.llm._is_hybrid:
+        if self.draft == "auto" and self.exact_draft is None:
+            self.exact_draft = self._exact_draft(context)
+        plain = self.draft == "off" or (self.draft == "auto" and not self.exact_draft)
+        if plain or self.llm._is_recurrent or self.llm._is_hybrid:
             return self.llm.generate(context, **options)  # a recurrent state cannot roll back
         self.prefill(context, None)  # nothing to do when the step has just prefilled it
-        if self.draft == "auto" and self.exact_draft is None:
-            self.exact_draft = exact_draft_limit(self.llm, context)  # once, on first use
-            self.prefill(context, None)
         sampler = self.llm._init_sampler(**options)
         self._lookup.follow(context)
         policy = DraftPolicy(self.draft, self.exact_draft or 0)
         return speculative_tokens(self.llm, sampler, self._lookup, policy,
                                   drafts if drafts is not None else DraftStats(), limit)
+
+    def _exact_draft(self, context: list[int]) -> int | None:
+        """How many drafted tokens this model's batches verify exactly (`exact_draft_limit`),
+        remembered across starts for this model file, build, CPU and settings."""
+        import llama_cpp
+
+        def measure() -> int | None:
+            self.prefill(context, None)
+            found = exact_draft_limit(self.llm, context)
+            self.prefill(context, None)
+            return found
+
+        stat = self.model_path.stat()
+        facts = (self.model_path.resolve(), stat.st_size, stat.st_mtime_ns, llama_cpp.__version__,
+                 llama_cpp.llama_print_system_info().decode(), self.threads.count,
+                 self.n_gpu_layers, self.llm.n_batch)
+        return remembered_exact_draft(facts, measure, user_cache_dir() / "drafting.json")
 
     def stream(
         self, messages: Sequence[Message], tools: Sequence[ToolSpec], options: GenerationOptions

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gemma_code.agent.events import BackendEvent, ToolCallParsed
 from gemma_code.agent.messages import Message
-from gemma_code.agent.protocols import GenerationOptions, ToolSpec
+from gemma_code.agent.protocols import AgentProfile, GenerationOptions, ToolSpec
 
 from .chat_template import FALLBACK_TEMPLATES, ChatTemplate, ChatTemplateError
 from .generation_step import GenerationStep
@@ -60,6 +60,7 @@ class MlxBackend:
     def __init__(
         self, model_dir: Path, *, context_size: int = 32768, sampling: Sampling = Sampling(),
         chat_format: str | None = None, image_tokens: int = 280,
+        profile: AgentProfile = AgentProfile(),
     ) -> None:
         """`image_tokens`: the most tokens one image may cost a vision-language model."""
         self.model, self.tokenizer, self.images = _load(Path(model_dir), image_tokens)
@@ -67,6 +68,7 @@ class MlxBackend:
         self.model_path = Path(model_dir)
         self.context_size = context_size
         self.sampling = sampling
+        self.profile = profile
         self.template = self._template(chat_format)
         self.tool_format = self.template.tool_format
         self.history = PromptHistory(self.template, self._encode)

@@ -24,7 +24,7 @@ from gemma_code.agent.events import (
     BackendEvent, FinishReason, ReasoningDelta, ToolCallParsed, Usage,
 )
 from gemma_code.agent.messages import Message, ToolCall
-from gemma_code.agent.protocols import GenerationOptions, ToolSpec
+from gemma_code.agent.protocols import AgentProfile, GenerationOptions, ToolSpec
 
 from .models.spec import ModelError
 from .openai_wire import chat_messages, chat_tools
@@ -179,6 +179,7 @@ class OpenAIBackend:
     def __init__(self, client: openai.OpenAI, model: str, context_size: int = DEFAULT_CONTEXT,
                  *, vision: bool | None = None, tool_format: ToolFormat | None = None) -> None:
         self.client, self.model, self.context_size = client, model, context_size
+        self.profile = AgentProfile()  # a served model is not in the registry: every tool
         self.served_model = model  # what people are shown (`--model auto` picks one)
         self.vision = guess_vision(model) if vision is None else vision
         self.tool_format = tool_format or guess_tool_format(model)

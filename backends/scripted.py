@@ -22,7 +22,7 @@ from gemma_code.agent.events import (
     BackendEvent, FinishReason, ReasoningDelta, TextDelta, ToolCallParsed, Usage,
 )
 from gemma_code.agent.messages import Message, ToolCall
-from gemma_code.agent.protocols import GenerationOptions, ToolSpec
+from gemma_code.agent.protocols import AgentProfile, GenerationOptions, ToolSpec
 
 
 class ScriptedCall(BaseModel):
@@ -73,12 +73,15 @@ class ScriptedBackend:
 
     name = "scripted"
 
-    def __init__(self, script: Script, context_size: int = 32768) -> None:
+    def __init__(self, script: Script, context_size: int = 32768,
+                 profile: AgentProfile = AgentProfile()) -> None:
         self.script = script
+        self.profile = profile
         self.context_size = context_size
         self.vision = script.vision
         self.turns_played = 0
         self.seen: list[list[Message]] = []  # what the model was shown at each step
+        self.offered: list[list[str]] = []  # the tools it was offered at each step
         self.temperatures: list[float | None] = []  # each step's sampling temperature
 
     @classmethod
@@ -100,6 +103,7 @@ class ScriptedBackend:
         turn = self.script.turns[self.turns_played]
         self.turns_played += 1
         self.seen.append(list(messages))
+        self.offered.append([tool.name for tool in tools])
         self.temperatures.append(options.temperature)
         prompt = _approx_tokens(messages)
         if prompt >= self.context_size:  # as a real model: no room left to write in

@@ -8,8 +8,12 @@ import pytest
 from gemma_code.agent.events import TextDelta, ToolCallParsed, Usage
 from gemma_code.agent.messages import AssistantMessage, UserMessage
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
+import json
+
+from gemma_code.backends.cache_dir import user_cache_dir
 from gemma_code.backends.drafting import (
     EXACT_DRAFTS, LONGEST_DRAFT, DraftPolicy, PromptLookup, exact_draft_limit,
+    remembered_exact_draft,
 )
 from gemma_code.backends.models.registry import ensure_local, get_spec
 
@@ -43,6 +47,23 @@ def test_auto_pauses_after_drafts_keep_missing_and_lookup_does_not():
     assert auto.next_length() == 2  # no longer than the build verifies exactly
     assert always.next_length() == LONGEST_DRAFT
     assert DraftPolicy("auto", exact_limit=0).next_length() == 0
+
+
+def test_the_exactness_measure_is_kept_per_model_and_build(tmp_path):
+    cache, measured = tmp_path / "drafting.json", []
+
+    def measure(value):
+        return lambda: measured.append(value) or value
+
+    assert remembered_exact_draft(("model-a", 1), measure(8), cache) == 8
+    assert remembered_exact_draft(("model-a", 1), measure(2), cache) == 8  # kept, not measured
+    assert remembered_exact_draft(("model-a", 2), measure(0), cache) == 0  # other facts
+    assert measured == [8, 0]
+    assert remembered_exact_draft(("model-b",), measure(None), cache) is None
+    assert len(json.loads(cache.read_text())) == 2  # "no room to measure" is not kept
+    cache.write_text("{damaged")
+    assert remembered_exact_draft(("model-a", 1), measure(2), cache) == 2
+    assert measured == [8, 0, None, 2]
 
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
@@ -108,6 +129,23 @@ def test_the_exactness_probe_leaves_the_cache_holding_the_context(gemma270m):
     assert exact_draft_limit(gemma270m.llm, context) in (0, *EXACT_DRAFTS)
     llm = gemma270m.llm
     assert list(llm.input_ids[: llm.n_tokens]) == context and llm._requires_eval
+
+
+@pytest.mark.real_model
+def test_auto_measures_exactness_once_and_remembers_it_across_starts(gemma270m):
+    kept = gemma270m.exact_draft
+    context = gemma270m.tokenize(CODE)
+    try:
+        measured = gemma270m._exact_draft(context)
+        assert measured in (0, *EXACT_DRAFTS)
+        cache = user_cache_dir() / "drafting.json"
+        (key, value), = json.loads(cache.read_text()).items()
+        assert value == measured
+        other = 2 if measured != 2 else 8  # a later start takes the kept figure
+        cache.write_text(json.dumps({key: other}))
+        assert gemma270m._exact_draft(context) == other
+    finally:
+        gemma270m.exact_draft = kept
 
 
 @pytest.mark.real_model

@@ -23,6 +23,7 @@ from gemma_code.agent.protocols import ToolError
 from gemma_code.agent.safety.checker import dangerous_command
 from gemma_code.agent.tui.runtime import git_diff, git_state
 from gemma_code.agent.workspace import LocalWorkspace
+from gemma_code.tools import TOOL_NAMES
 from gemma_code.tools.sandbox import Bubblewrap, detect_sandbox
 
 from .conftest import git, run_cli, write_script
@@ -78,7 +79,7 @@ class Scene:
                           write("app.py", "print('later')\n"), auto_commit=True)
         git_state(self.root)
         git_diff(self.root)
-        system_prompt(self.root)
+        system_prompt(self.root, list(TOOL_NAMES))
         return said
 
     def user_git(self) -> None:

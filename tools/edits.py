@@ -32,6 +32,7 @@ from .matching import (
     MAX_SIMILARITY_WORK, Edit, _closest_window, _key, find_edit, in_files_frame, indent_of,
     without_line_numbers,
 )
+from .elision import require_complete
 from .syntax import block_at, numbered_lines, require_valid_syntax
 from .textfile import TextFile, atomic_write, decode_text, diff_stats, unified_diff
 
@@ -114,8 +115,8 @@ class WriteFile:
 
     name: ClassVar[str] = "write_file"
     description: ClassVar[str] = (
-        "Write a whole file: creates it (and its folders) or replaces all its content. "
-        "To change part of an existing file, use edit_file instead."
+        "Write a whole file: creates it (and its folders) or replaces all its content, so "
+        "`content` is the complete file, every line of it."
     )
     mutating: ClassVar[bool] = True
     runs_commands: ClassVar[bool] = False
@@ -136,6 +137,7 @@ class WriteFile:
         old = _existing_text(before) if before is not None else None
         content = _new_content(old, args.content)
         if old is not None:
+            require_complete(old.text, content, shown)
             require_valid_syntax(ctx, path, shown, before, old.encode(content))
         return unified_diff(old.text if old else "", content, shown)
 
@@ -161,6 +163,8 @@ class WriteFile:
             return ToolResult.text(
                 f"{shown} already has this content; nothing written.", summary=f"{shown} unchanged"
             )
+        if old is not None:
+            require_complete(old.text, content, shown)
         require_valid_syntax(ctx, path, shown, before, data)
         _make_parents(path, shown)
         _write(path, shown, data)

@@ -15,11 +15,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gemma_code.backends.cache_dir import user_cache_dir
 from gemma_code.tools.grammars import MAX_FILE_BYTES, grammar, language_of
 
 MAX_SIGNATURE = 160
 CACHE_VERSION = 1
-CACHE_DIR_ENV = "GEMMA_CODE_CACHE_DIR"
 
 _PY_DEFS = """
 (function_definition name: (identifier) @name) @def
@@ -166,11 +166,7 @@ def read_tags(path: Path) -> FileTags | None:
 
 
 def cache_dir() -> Path:
-    import platformdirs
-
-    override = os.environ.get(CACHE_DIR_ENV)
-    base = Path(override) if override else Path(platformdirs.user_cache_dir("gemma-code"))
-    return base / "tags"
+    return user_cache_dir() / "tags"
 
 
 class TagCache:

@@ -47,7 +47,7 @@ class Spinner(Static):
     def on_mount(self) -> None:
         self._frame = 0
         self.update(SPINNER_FRAMES[0])
-        self._timer = self.set_interval(0.1, self._turn, pause=True)
+        self._timer = self.set_interval(0.2, self._turn, pause=True)
 
     def on_show(self) -> None:
         self._timer.resume()
@@ -77,7 +77,7 @@ class AssistantBlock(Markdown):
 
     # Markdown re-parses and lays out its last block on every update: once a token, that took
     # CPU from the model's threads on a small machine. Ten updates a second read as smoothly.
-    FLUSH_SECONDS = 0.1
+    FLUSH_SECONDS = 0.25
 
     def __init__(self, text: str = "") -> None:
         super().__init__(text, classes="block assistant")

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from ..cache_dir import user_cache_dir
 from . import bundled
 from .spec import (
-    BUNDLED_INSTALL, CACHE_DIR_ENV, DEFAULT_MLX_MODEL, DEFAULT_MODEL, MODELS_FILE_ENV, OFFLINE_MODEL,
+    BUNDLED_INSTALL, DEFAULT_MLX_MODEL, DEFAULT_MODEL, MODELS_FILE_ENV, OFFLINE_MODEL,
     HFFileSource, HFRepoSource, LocalSource, ModelError, ModelNotPresent, ModelSpec, Progress,
     PyPIAssembleSource, PyPIPartsSource, ResolvedModel, UnknownModelError, format_size,
 )
@@ -70,12 +71,7 @@ def _unknown(name: str, registry: dict[str, ModelSpec]) -> UnknownModelError:
 
 def models_cache_dir() -> Path:
     """Where bundled models are assembled: `<GEMMA_CODE_CACHE_DIR or user cache dir>/models`."""
-    root = os.environ.get(CACHE_DIR_ENV)
-    if not root:
-        import platformdirs
-
-        root = platformdirs.user_cache_dir("gemma-code")
-    return Path(root) / "models"
+    return user_cache_dir() / "models"
 
 
 def hf_cached_file(repo: str, filename: str, revision: str = "main") -> Path | None:

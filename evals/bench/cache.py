@@ -85,7 +85,7 @@ def make_agent(backend, root: Path, args) -> Agent:
         backend=backend, tools=registry,
         ctx=ToolContext(LocalWorkspace(root), threading.Event(), shell_timeout=60.0),
         options=GenerationOptions(max_tokens=args.max_tokens, constrain_tool_calls=not args.no_grammar),
-        messages=[SystemMessage(content=system_prompt(root))],
+        messages=[SystemMessage(content=system_prompt(root, registry.names()))],
     )
 
 

@@ -193,7 +193,7 @@ def main() -> int:
     tools = default_tools()
     suite = Suite(
         prompts=load_prompts(args.limit), tools={t.name: t for t in tools},
-        specs=[tool_spec(t) for t in tools], system=SystemMessage(content=system_prompt(root)),
+        specs=[tool_spec(t) for t in tools], system=SystemMessage(content=system_prompt(root, [t.name for t in tools])),
         max_tokens=args.max_tokens,
     )
     prefix = shared_prefix(backend, suite)

@@ -26,6 +26,7 @@ _ERROR_KIND_LABELS = {
     "edit_already_made": "edit: already made",
     "unread_file": "edit: file not read (shown)",
     "syntax": "edit: would break the syntax",
+    "elided": "write: code left out behind a placeholder",
     "extra_call": "extra call in a step, not run",
     "path_not_found": "path not found",
     "outside_workspace": "path outside the workspace",

@@ -17,10 +17,9 @@ from pathlib import Path, PurePosixPath
 from gemma_code.agent.config import Settings
 from gemma_code.agent.events import TextDelta, ToolCallParsed, Usage
 from gemma_code.agent.messages import SystemMessage, ToolCall, UserMessage
-from gemma_code.agent.models import open_backend
+from gemma_code.agent.models import offered_tools, open_backend
 from gemma_code.agent.prompts import system_prompt
 from gemma_code.agent.protocols import GenerationOptions
-from gemma_code.tools import default_tools
 from gemma_code.tools.base import tool_spec
 
 from .agents import Metrics
@@ -96,7 +95,7 @@ def run_tool_suite(tasks: Sequence[ToolTask], settings: Settings, *, agent: str 
     if not tasks:
         return []
     backend = open_backend(settings, notice=notice)
-    tools = {tool.name: tool for tool in default_tools()}
+    tools = {tool.name: tool for tool in offered_tools(settings, backend)}
     specs = [tool_spec(tool) for tool in tools.values()]
     options = GenerationOptions(max_tokens=min(settings.max_tokens, MAX_TOKENS),
                                 temperature=settings.temperature,
@@ -105,7 +104,7 @@ def run_tool_suite(tasks: Sequence[ToolTask], settings: Settings, *, agent: str 
     try:
         root = shutil.copytree(tasks[0].repo, scratch / "repo")
         commit_all(root, "start")
-        system = SystemMessage(content=system_prompt(root))
+        system = SystemMessage(content=system_prompt(root, list(tools)))
         results = []
         for task in tasks:
             call, text, usage, seconds = one_step(backend, [system, UserMessage.of(task.prompt)],

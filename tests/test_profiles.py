@@ -1,0 +1,113 @@
+"""Per-model profiles (issue 19): the tools a model is offered, from its registry entry or the
+`tools` setting, and the system prompt that names only those; and the whole-file write guard
+that keeps a write from losing the code a placeholder comment stands for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gemma_code.agent.approval import DenyApprover
+from gemma_code.agent.config import ConfigError, Settings, load_settings
+from gemma_code.agent.events import ToolFinished
+from gemma_code.agent.messages import UserMessage
+from gemma_code.agent.protocols import AgentProfile
+from gemma_code.agent.session import Session
+from gemma_code.backends.models.registry import load_registry
+from gemma_code.backends.scripted import ScriptedBackend
+from gemma_code.tools import TOOL_NAMES, default_tools
+from gemma_code.tools.elision import placeholder_lines
+
+WHOLE_FILE = ("read_file", "list_files", "grep", "write_file", "run_shell")
+MODULE = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(10))
+
+
+def call(name: str, **arguments) -> dict:
+    return {"tool_calls": [{"name": name, "arguments": arguments}]}
+
+
+def session(root: Path, turns: list[dict], profile=AgentProfile(), **settings) -> tuple[Session, ScriptedBackend]:
+    backend = ScriptedBackend.from_turns(turns)
+    backend.profile = profile
+    chosen = Settings(model="scripted", checkpoints=False, approval="auto", verify="off", **settings)
+    return Session(chosen, backend, root, DenyApprover()), backend
+
+
+def finished(events) -> list[ToolFinished]:
+    return [e for e in events if isinstance(e, ToolFinished)]
+
+
+def test_the_tool_names_are_the_tools():
+    assert [tool.name for tool in default_tools()] == list(TOOL_NAMES)
+
+
+def test_every_registry_profile_names_only_real_tools():
+    for spec in load_registry().values():
+        assert spec.profile.tools is None or set(spec.profile.tools) <= set(TOOL_NAMES), spec.name
+
+
+def test_a_profile_offers_its_tools_and_the_prompt_names_only_those(repo: Path):
+    (repo / "mod.py").write_text(MODULE)
+    turns = [call("edit_file", path="mod.py", old="x + 1", new="x + 100"), {"text": "done"}]
+    run, backend = session(repo, turns, AgentProfile(tools=WHOLE_FILE))
+    events = list(run.run(UserMessage.of("make f1 add 100")))
+    assert backend.offered[0] == list(WHOLE_FILE)
+    system = backend.seen[0][0].content
+    assert "whole new content with write_file" in system and "edit_file" not in system
+    refused, = finished(events)
+    assert refused.is_error and "unknown tool edit_file" in refused.content[0].text
+    assert (repo / "mod.py").read_text() == MODULE
+
+
+def test_the_tools_setting_wins_over_the_profile(repo: Path):
+    run, backend = session(repo, [{"text": "hi"}], AgentProfile(tools=WHOLE_FILE),
+                           tools=("read_file", "edit_file"))
+    list(run.run(UserMessage.of("hello")))
+    assert backend.offered[0] == ["read_file", "edit_file"]
+    assert "Change files with edit_file" in backend.seen[0][0].content
+    everything, backend = session(repo, [{"text": "hi"}])
+    list(everything.run(UserMessage.of("hello")))
+    assert backend.offered[0] == list(TOOL_NAMES)
+
+
+def test_the_tools_setting_from_the_environment_and_its_errors(tmp_path: Path):
+    settings, sources = load_settings(tmp_path, environ={"GEMMA_CODE_TOOLS": "read_file, write_file"})
+    assert settings.tools == ("read_file", "write_file") and sources["tools"] == "environment"
+    settings, _ = load_settings(tmp_path, environ={"GEMMA_CODE_TOOLS": "none"})
+    assert settings.tools is None
+    with pytest.raises(ConfigError, match="unknown tool edit; the tools are read_file"):
+        load_settings(tmp_path, environ={"GEMMA_CODE_TOOLS": "read_file,edit"})
+
+
+def test_a_whole_file_write_that_leaves_code_behind_a_placeholder_is_refused(repo: Path):
+    (repo / "mod.py").write_text(MODULE)
+    lazy = "def f0(x):\n    return x + 100\n\n# ... rest of the code unchanged ...\n"
+    complete = MODULE.replace("return x + 0\n", "return x + 100\n")
+    turns = [call("read_file", path="mod.py"), call("write_file", path="mod.py", content=lazy),
+             call("write_file", path="mod.py", content=complete), {"text": "done"}]
+    run, _ = session(repo, turns, AgentProfile(tools=WHOLE_FILE))
+    _, refused, written = finished(list(run.run(UserMessage.of("make f0 add 100"))))
+    assert refused.is_error and refused.error_kind == "elided"
+    text = refused.content[0].text
+    assert "line 4" in text and "rest of the code unchanged" in text and "lose 26 lines" in text
+    assert not written.is_error
+    assert (repo / "mod.py").read_text() == complete
+
+
+@pytest.mark.parametrize("old, new", [
+    (MODULE, "# rest of the code\n" + MODULE),  # the file grows: nothing was left out
+    ("# ... rest of the code unchanged ...\n" + MODULE,
+     "# ... rest of the code unchanged ...\ndef f0(x):\n    return 1\n"),  # the file had it
+    (MODULE, "def f0(x):\n    return 1\n# TODO: keep the cache warm\n"),  # no ellipsis, no "of the code"
+])
+def test_what_the_placeholder_guard_lets_through(old: str, new: str):
+    assert placeholder_lines(old, new) == []
+
+
+@pytest.mark.parametrize("line", [
+    "# ... rest of the code unchanged ...", "// ... existing code ...", "    # remaining methods …",
+    "/* ... other functions as before */", "<!-- rest of the file -->", "# rest of the class",
+])
+def test_placeholders_in_several_languages_are_found(line: str):
+    assert placeholder_lines(MODULE, f"x = 1\n{line}\n") == [(2, line.strip())]
