@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "(run_started first, run_finished last; schema: gemma-code schema)")
     run.add_argument("--image", action="append", type=Path, default=[],
                      help="attach an image to the prompt (repeatable)")
+    run.add_argument("--attempts", type=_positive, default=1, metavar="N",
+                     help="up to N independent tries, each from the same files; the first "
+                     "whose changes pass the project's tests is kept, the others undone")
     _resume_options(run)
     _resume_options(parser)
     sessions = sub.add_parser("sessions", help="list saved sessions of this workspace")
@@ -197,10 +200,17 @@ def cmd_trust(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .headless_run import continued_line, prompt_message, read_prompt, run_headless
     from .images import ImageError, prepare_image
-    from .session import open_session
+    from .lifecycle import open_session
     from .sessions import SessionStore
 
     prompt = read_prompt(args.prompt, sys.stdin, sys.stderr)  # empty: refused before anything loads
@@ -219,7 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             _say(continued_line(lifecycle))
         message = prompt_message(prompt, images, lifecycle, _say)
         return run_headless(lifecycle, message, as_json=args.json, continued=resume is not None,
-                            out=sys.stdout, err=sys.stderr)
+                            out=sys.stdout, err=sys.stderr, attempts=args.attempts)
 
 
 def _say(text: str) -> None:
@@ -296,7 +306,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     """Have the model write AGENTS.md; the write is approved as any edit (see agent/init_run.py)."""
     from .init_run import InitApprover, run_init
-    from .session import open_session
+    from .lifecycle import open_session
     from .sessions import SessionStore
 
     loaded = _loaded(args)

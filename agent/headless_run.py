@@ -20,7 +20,7 @@ from .messages import SystemMessage, UserMessage
 
 if TYPE_CHECKING:
     from .images import PreparedImage
-    from .session import SessionLifecycle
+    from .lifecycle import SessionLifecycle
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
 
@@ -243,10 +243,13 @@ def exit_status(reason: str, blocked: list[BlockedAction]) -> int:
 
 
 def run_headless(lifecycle: SessionLifecycle, message: UserMessage, *, as_json: bool,
-                 continued: bool, out: TextIO, err: TextIO) -> int:
-    """Run one prompt, print its events (JSON lines or text) and return the exit status."""
+                 continued: bool, out: TextIO, err: TextIO, attempts: int = 1) -> int:
+    """Run one prompt (in up to `attempts` tries), print its events (JSON lines or text) and
+    return the exit status."""
+    from .attempts import attempted_turns
+
     check_prompt_fits(lifecycle, message)
-    events = lifecycle.run(message)  # the session file exists from here: its id is known
+    events = attempted_turns(lifecycle, message, attempts)  # the session file exists from here
     tally = RunTally(lifecycle, run_started(lifecycle, continued))
     with closing(tally.watch(events)) as stream:
         if as_json:

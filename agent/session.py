@@ -1,13 +1,11 @@
-"""A session (one backend, one workspace, one conversation) and its lifecycle across model
-swaps, `/clear` and resumes. The TUI and `gemma-code run` build and drive sessions here."""
+"""A session: one backend, one workspace, one conversation, run a turn at a time with its
+checkpoints, context, tests and saving (`lifecycle.py` carries it across model swaps)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import get_args
 
 
 from gemma_code.tools.sandbox import detect_sandbox, sandbox_unavailable_reason
@@ -15,25 +13,22 @@ from gemma_code.tools.sandbox import detect_sandbox, sandbox_unavailable_reason
 from .approval import DenyApprover
 from .checkpoints.records import Checkpoint, CheckpointError, UndoResult
 from .checkpoints.store import Checkpoints
-from .config import ApprovalMode, Settings
+from .config import Settings
 from .context import add_context
 from .compaction import Compactor
 from .context.prepare import token_counter
-from .events import AgentEvent, Compacted, Notice, ToolOutput, TurnDone, Usage
+from .events import AgentEvent, Compacted, Notice, TurnDone, Usage
 from .host_git import repository_changed
 from .images import ImageForModel, PreparedImage, image_for_model, prepare_image
 from .loop import Agent
 from .messages import AssistantMessage, Message, SystemMessage, TextPart, UserMessage
-from .models import offered_tools, open_backend
+from .models import offered_tools
 from .prompts import system_prompt
 from .protocols import Approver, Backend, GenerationOptions, ShellSandbox, ToolContext
 from .registry import ToolRegistry
-from .sessions import SessionFile, SessionInfo, SessionStore
+from .sessions import SessionFile
 from .verify import Verifier, verified_turn
 from .workspace import LocalWorkspace
-
-APPROVAL_MODES: tuple[ApprovalMode, ...] = get_args(ApprovalMode)
-
 
 class Session:
     """The agent and what it needs, ready to run turns; saved as it goes when given a file."""
@@ -206,6 +201,14 @@ class Session:
         )
         return result
 
+    def forget_since(self, start: int) -> None:
+        """Take the messages from `start` on out of the conversation (a discarded try), and
+        out of the saved session."""
+        del self.agent.messages[start:]
+        if self.saved is not None:
+            self.saved.rewrite("discarded", self.agent.messages)
+        self._saved_count = len(self.agent.messages)
+
     def _changed(self) -> bool:
         """Whether the running turn has changed files (what decides that its tests run); a turn
         that changed only AGENTS.md files (`/init`) changed nothing the tests could check."""
@@ -263,133 +266,3 @@ def _changed_line(checkpoint: Checkpoint) -> str:
     shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
     back = "puts it back" if len(files) == 1 else "puts them back"
     return f"changed {shown} (/undo or gemma-code undo {back})"
-
-
-class SessionLifecycle:
-    """A workspace's session as it lives on across model loads, `/clear` and resumes.
-
-    Each backend gets a new `Session` that carries the conversation, the approval mode and
-    the "always" answers over. A conversation is saved (with a store) from its first turn.
-    """
-
-    def __init__(self, settings: Settings, root: Path, approver: Approver,
-                 store: SessionStore | None = None) -> None:
-        self.settings = settings
-        self.root = Path(root).resolve()
-        self.approver = approver
-        self.store = store
-        self.mode: ApprovalMode = settings.approval
-        self.cancel = threading.Event()  # every session's: an approver can watch this one
-        self.session: Session | None = None
-        # Gets a running command's output as it comes (the TUI shows it live), on the turn's thread.
-        self.on_output: Callable[[ToolOutput], None] | None = None
-        # The conversation to go on with once a model is loaded (a resumed one, or none).
-        self._saved: SessionFile | None = None
-        self._history: list[Message] | None = None
-
-    @property
-    def session_id(self) -> str | None:
-        saved = self.session.saved if self.session else self._saved
-        return saved.info.id if saved else None
-
-    def set_mode(self, mode: ApprovalMode | None = None) -> ApprovalMode:
-        """Set the approval mode, or move to the next one; the session follows at once."""
-        self.mode = mode or APPROVAL_MODES[(APPROVAL_MODES.index(self.mode) + 1) % len(APPROVAL_MODES)]
-        if self.session is not None:
-            self.session.agent.tools.mode = self.mode
-        return self.mode
-
-    def use_backend(self, backend: Backend, settings: Settings | None = None) -> Backend | None:
-        """Go on with a model just loaded (with the settings it was loaded with): same
-        conversation, mode and "always" answers. Returns the backend it replaced, closed."""
-        old = self.session
-        if settings is not None:
-            self.settings = settings
-        if old is None:
-            self._renew(backend, self._saved, self._history)
-            return None
-        self._renew(backend, old.saved, old.agent.messages)
-        old.backend.close()
-        return old.backend
-
-    def clear(self) -> None:
-        """Start a new conversation."""
-        self._saved, self._history = None, None
-        if self.session is not None:
-            self._renew(self.session.backend, None, None)
-
-    def resume(self, session_id: str) -> list[Message]:
-        """Go on with a saved conversation; returns its messages. Raises SessionNotFound."""
-        if self.store is None:
-            raise ValueError("resuming needs a session store")
-        self._saved, self._history = self.store.load(session_id)
-        if self.session is not None:
-            self._renew(self.session.backend, self._saved, self._history)
-        return self._history
-
-    def saved_sessions(self) -> list[SessionInfo]:
-        """The saved sessions of this workspace, newest first."""
-        return self.store.list(self.root) if self.store else []
-
-    def run(self, user: UserMessage) -> Iterator[AgentEvent]:
-        """One turn of the current session (see `Session.run`); its file is made at the first."""
-        if self.session is None:
-            raise RuntimeError("no model is loaded")
-        if self.session.saved is None and self.store is not None:
-            self.session.saved = self.store.create(self.root, self.settings.model)
-        return self.session.run(user)
-
-    def compact(self, focus: str = "") -> Iterator[AgentEvent]:
-        """Compact the current conversation now (see `Session.compact`)."""
-        if self.session is None:
-            raise RuntimeError("no model is loaded")
-        return self.session.compact(focus)
-
-    def undo(self) -> UndoResult:
-        """Restore the files the last turn changed; the session's model hears of it."""
-        return self.session.undo() if self.session else Checkpoints(self.root).undo()
-
-    def close(self) -> None:
-        """Free the model."""
-        if self.session is not None:
-            self.session.backend.close()
-
-    def _output(self, text: str) -> None:
-        if self.on_output is not None:
-            self.on_output(ToolOutput(text=text))
-
-    def _renew(self, backend: Backend, saved: SessionFile | None,
-               history: list[Message] | None) -> None:
-        session = Session(self.settings, backend, self.root, self.approver, saved, history,
-                          cancel=self.cancel)
-        session.agent.tools.mode = self.mode
-        session.agent.ctx.output = self._output
-        if self.session is not None:  # "always" answers hold for as long as the lifecycle
-            session.agent.tools.keep_approvals_of(self.session.agent.tools)
-        self.session = session
-
-
-@contextmanager
-def open_session(
-    settings: Settings,
-    root: Path,
-    *,
-    approver: Approver | None = None,
-    notice: Callable[[str], None] = lambda text: None,
-    store: SessionStore | None = None,
-    resume: str | None = None,
-) -> Iterator[SessionLifecycle]:
-    """Load the backend and start a session lifecycle on it; the backend is closed on exit.
-
-    Without an approver (headless), calls that need approval are denied and the model told.
-    With a store, the conversation is saved there; `resume` names a saved one to go on with.
-    """
-    lifecycle = SessionLifecycle(settings, root, approver or DenyApprover(), store)
-    if store is not None and resume is not None:
-        lifecycle.resume(resume)  # a wrong id fails before the model loads
-    backend = open_backend(settings, notice=notice)
-    try:
-        lifecycle.use_backend(backend)
-        yield lifecycle
-    finally:
-        backend.close()

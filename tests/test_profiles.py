@@ -18,6 +18,7 @@ from gemma_code.backends.models.registry import load_registry
 from gemma_code.backends.scripted import ScriptedBackend
 from gemma_code.tools import TOOL_NAMES, default_tools
 from gemma_code.tools.elision import placeholder_lines
+from gemma_code.tools.matching import without_wrapper
 
 WHOLE_FILE = ("read_file", "list_files", "grep", "write_file", "run_shell")
 MODULE = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(10))
@@ -100,6 +101,8 @@ def test_a_whole_file_write_that_leaves_code_behind_a_placeholder_is_refused(rep
     ("# ... rest of the code unchanged ...\n" + MODULE,
      "# ... rest of the code unchanged ...\ndef f0(x):\n    return 1\n"),  # the file had it
     (MODULE, "def f0(x):\n    return 1\n# TODO: keep the cache warm\n"),  # no ellipsis, no "of the code"
+    (MODULE, MODULE.replace("    return x + 0\n", "    ...\n")),  # a stub's body, no line lost
+    (MODULE, "def f0(x):\n    return [1, ...]\n"),  # an ellipsis inside code
 ])
 def test_what_the_placeholder_guard_lets_through(old: str, new: str):
     assert placeholder_lines(old, new) == []
@@ -108,6 +111,30 @@ def test_what_the_placeholder_guard_lets_through(old: str, new: str):
 @pytest.mark.parametrize("line", [
     "# ... rest of the code unchanged ...", "// ... existing code ...", "    # remaining methods …",
     "/* ... other functions as before */", "<!-- rest of the file -->", "# rest of the class",
+    "...", "    …", "# ...", "/* ... */",
 ])
 def test_placeholders_in_several_languages_are_found(line: str):
     assert placeholder_lines(MODULE, f"x = 1\n{line}\n") == [(2, line.strip())]
+
+
+@pytest.mark.parametrize("content, path, expected", [
+    ("```python\nx = 1\n```\n", "a.py", "x = 1\n"),
+    ("```\nx = 1\n```", "a.sh", "x = 1\n"),
+    ("<pre><code>from a import b\nx = 1 &lt; 2\n</code></pre>", "a.py", "from a import b\nx = 1 < 2\n"),
+    ("```python\nx = 1\n```\n", "notes.md", "```python\nx = 1\n```\n"),  # Markdown may mean it
+    ("<pre><code>x</code></pre>", "page.html", "<pre><code>x</code></pre>"),
+    ("x = 1\n```\ny\n```\n", "a.py", "x = 1\n```\ny\n```\n"),  # not around all of it
+    ("```py\na\n```\nprose\n```\nb\n```\n", "a.py", "```py\na\n```\nprose\n```\nb\n```\n"),  # two blocks
+])
+def test_a_chat_wrapper_around_a_whole_file_is_taken_off(content: str, path: str, expected: str):
+    assert without_wrapper(content, path) == expected
+
+
+def test_a_fenced_write_lands_as_plain_code(repo: Path):
+    turns = [call("read_file", path="calc.py"),
+             call("write_file", path="calc.py", content="```python\ndef add(a, b):\n    return a + b\n```"),
+             {"text": "done"}]
+    run, _ = session(repo, turns)
+    _, written = finished(list(run.run(UserMessage.of("fix add"))))
+    assert not written.is_error
+    assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"

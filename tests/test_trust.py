@@ -25,7 +25,7 @@ from gemma_code.agent.events import ApprovalNeeded, Notice
 from gemma_code.agent.messages import ToolCall, UserMessage
 from gemma_code.agent.protocols import ToolContext, ToolResult
 from gemma_code.agent.registry import ToolRegistry
-from gemma_code.agent.session import SessionLifecycle
+from gemma_code.agent.lifecycle import SessionLifecycle
 from gemma_code.agent.workspace import LocalWorkspace
 from gemma_code.backends.scripted import ScriptedBackend
 from gemma_code.tools import default_tools

@@ -30,7 +30,7 @@ from .files import (
 )
 from .matching import (
     MAX_SIMILARITY_WORK, Edit, _closest_window, _key, find_edit, in_files_frame, indent_of,
-    without_line_numbers,
+    without_line_numbers, without_wrapper,
 )
 from .elision import require_complete
 from .syntax import block_at, numbered_lines, require_valid_syntax
@@ -135,7 +135,7 @@ class WriteFile:
         except OSError:
             before = None  # the write itself says what is wrong
         old = _existing_text(before) if before is not None else None
-        content = _new_content(old, args.content)
+        content = _new_content(old, args.content, shown)
         if old is not None:
             require_complete(old.text, content, shown)
             require_valid_syntax(ctx, path, shown, before, old.encode(content))
@@ -156,7 +156,7 @@ class WriteFile:
             before = path.read_bytes() if path.exists() else None
         _check_unchanged(ctx, path, shown, before)
         old = _existing_text(before) if before is not None else None
-        content = _new_content(old, args.content)
+        content = _new_content(old, args.content, shown)
         data = (old or TextFile(text="")).encode(content)
         if data == before:
             _remember_seen(ctx, path, data)
@@ -189,9 +189,11 @@ def _raise_if_already_made(text: str, old: str, new: str, shown: str) -> None:
     raise _already_made_error(text, new, shown, f"`old` is no longer in {shown} and `new` is there")
 
 
-def _new_content(old_file: TextFile | None, new: str) -> str:
-    """What a write puts in the file: `\\n` newlines, the old file's final newline kept."""
-    old, new = old_file.text if old_file else "", without_line_numbers(new.replace("\r\n", "\n"))
+def _new_content(old_file: TextFile | None, new: str, shown: str) -> str:
+    """What a write puts in the file: `\\n` newlines, the old file's final newline kept, no
+    line numbers or chat wrapper (a fence, `<pre><code>`) copied along."""
+    new = without_wrapper(without_line_numbers(new.replace("\r\n", "\n")), shown)
+    old = old_file.text if old_file else ""
     if not old or not new:
         return new
     if old.endswith("\n") and not new.endswith("\n"):

@@ -17,9 +17,11 @@ _WORDS = (r"(?:rest|remainder|remaining|existing|unchanged|same as before|as bef
           r"previous(?:ly)?|other (?:code|methods|functions|imports|lines)|omitted|"
           r"no changes?|keep|kept)")
 # a comment line holding an ellipsis and one of the words, in either order
+# or a line that is nothing but an ellipsis (Python's `...` body is kept: see SHRINK_LINES)
 _PLACEHOLDER = re.compile(
-    rf"^\s*{_COMMENT}\s*(?:(?:\.\.\.|…).*{_WORDS}|{_WORDS}.*(?:\.\.\.|…)|"
-    rf"\.\.\.\s*{_WORDS}|{_WORDS}\s+(?:of\s+(?:the\s+)?)?(?:code|file|class|function|module))",
+    rf"^\s*(?:{_COMMENT}\s*(?:(?:\.\.\.|…).*{_WORDS}|{_WORDS}.*(?:\.\.\.|…)|"
+    rf"\.\.\.\s*{_WORDS}|{_WORDS}\s+(?:of\s+(?:the\s+)?)?(?:code|file|class|function|module))"
+    rf"|(?:{_COMMENT}\s*)?(?:\.\.\.|…)\s*(?:\*/|-->)?\s*$)",
     re.IGNORECASE,
 )
 SHRINK_LINES = 3  # fewer lines than this lost: not a placeholder's doing

@@ -44,6 +44,28 @@ def without_line_numbers(block: str) -> str:
     return "\n".join(line[7:] for line in lines) + ("\n" if block.endswith("\n") else "")
 
 
+# A whole file's text sent wrapped as a chat answer would show it: a Markdown fence around
+# all of it, or HTML's <pre><code>. Files that may hold such text themselves are left alone.
+_FENCED = re.compile(r"\A```[\w+#.-]*[ \t]*\n(.*?\n?)```[ \t]*\n?\Z", re.S)
+_PRE_CODE = re.compile(r"\A\s*<pre>\s*<code[^>]*>(.*?)</code>\s*</pre>\s*\Z", re.S)
+_MARKUP_SUFFIXES = (".md", ".markdown", ".mdx", ".rst", ".txt", ".html", ".htm", ".xml", ".svg")
+
+
+def without_wrapper(content: str, path: str) -> str:
+    """`content` out of a fence or `<pre><code>` that wraps all of it, unless `path` is a
+    file (Markdown, HTML, text) where such a wrapper may be meant."""
+    if path.lower().endswith(_MARKUP_SUFFIXES):
+        return content
+    found = _FENCED.match(content)
+    if found and not re.search(r"^```", found.group(1), re.M):  # one fence, not several blocks
+        return found.group(1)
+    if found := _PRE_CODE.match(content):
+        import html
+
+        return html.unescape(found.group(1)).lstrip("\n")
+    return content
+
+
 def find_edit(text: str, old: str, new: str, *, replace_all: bool, shown: str) -> Edit:
     """`old` -> `new` in `text`: exact, else ignoring whitespace, else near-identical lines."""
     if not old:

@@ -17,7 +17,8 @@ from gemma_code.agent.config import Settings
 from gemma_code.agent.events import AgentEvent, ApprovalNeeded, ApprovalResolved, ToolFinished, ToolOutput, Usage
 from gemma_code.agent.messages import UserMessage
 from gemma_code.agent.models import BackendOpener, model_label, open_backend_with_progress
-from gemma_code.agent.session import Session, SessionLifecycle
+from gemma_code.agent.lifecycle import SessionLifecycle
+from gemma_code.agent.session import Session
 from gemma_code.agent.sessions import SessionStore
 from gemma_code.agent.trust import TrustOffer
 

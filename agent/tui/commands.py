@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from gemma_code.agent.events import ToolFinished
 from gemma_code.agent.messages import ToolCall
-from gemma_code.agent.session import APPROVAL_MODES, SessionLifecycle
+from gemma_code.agent.lifecycle import APPROVAL_MODES, SessionLifecycle
 
 from .attach import AttachmentBar, ImageAttacher
 from .input import PromptInput, Suggestion

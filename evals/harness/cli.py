@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -39,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tries", type=int, default=2,
                      help="attempts per repository task; a retry is told only that the problem "
                           "is still there (default: %(default)s)")
+    run.add_argument("--attempts", type=int, default=1,
+                     help="gemma-code's --attempts: independent tries within one attempt, the "
+                          "repository's own tests choosing (default: %(default)s)")
     run.add_argument("--timeout", type=float, default=600, help="seconds per attempt (default: %(default)s)")
     run.add_argument("--max-steps", type=int, default=30, help="gemma-code's steps per attempt")
     run.add_argument("--temperature", type=float, default=0.0, help="(default: %(default)s)")
@@ -146,7 +150,8 @@ def _run(args: argparse.Namespace) -> int:
     meta = store.conditions(suite=args.suite, agent=args.agent, model=args.model, threads=str(threads),
                             agent_version=agent_version(args.agent), tries=args.tries,
                             timeout=args.timeout, max_steps=args.max_steps,
-                            temperature=args.temperature, max_tokens=args.max_tokens)
+                            temperature=args.temperature, max_tokens=args.max_tokens,
+                            **_gemma_code_conditions(args))
     if is_tool_suite(args.suite, args.suites_dir):
         if args.agent != "gemma-code":
             raise SuiteError(f"the {args.suite} suite grades gemma-code's own tool calls only")
@@ -216,6 +221,16 @@ def _run_repo(args, tasks: list[RepoTask], out: Path, meta: dict):
     return results
 
 
+def _gemma_code_conditions(args: argparse.Namespace) -> dict:
+    """gemma-code's own conditions: its --attempts and the GEMMA_CODE_* settings it inherits
+    (an ablation switches a feature off that way)."""
+    if args.agent != "gemma-code":
+        return {}
+    inherited = {k: v for k, v in os.environ.items()
+                 if k.startswith("GEMMA_CODE_") and k not in ("GEMMA_CODE_MODEL", "GEMMA_CODE_BACKEND")}
+    return {"attempts": args.attempts, "settings_env": inherited}
+
+
 def _agent(args, logs: Path):
     from contextlib import nullcontext
 
@@ -224,7 +239,8 @@ def _agent(args, logs: Path):
     if args.agent == "gemma-code":
         return nullcontext(GemmaCode(model=args.model, backend=args.backend, max_steps=args.max_steps,
                                      temperature=args.temperature, max_tokens=args.max_tokens,
-                                     threads=args.threads, base_url=args.base_url))
+                                     threads=args.threads, base_url=args.base_url,
+                                     extra=["--attempts", str(args.attempts)] if args.attempts > 1 else []))
     from .peers import peer
 
     return peer(args.agent, args.model, context_size=args.context_size, max_steps=args.max_steps,
