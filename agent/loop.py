@@ -12,7 +12,7 @@ from .events import (
     ToolFinished, TurnDone, Usage,
 )
 from .messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
-from .prose_fix import NUDGE, holds_fix
+from .prose_fix import NUDGE, fix_as_call, holds_fix
 from .protocols import Backend, GenerationOptions, ToolContext, ToolResult
 from .registry import ToolRegistry
 
@@ -138,6 +138,26 @@ def _run_calls(agent: Agent, calls: list[ToolCall],
     return bool(result.diff) and not result.is_error
 
 
+def _apply_prose_fix(agent: Agent, step: _Step,
+                     made: Counter[tuple[str, str]]) -> Iterator[AgentEvent]:
+    """An answer holding its fix as a code block: the call that applies it runs as if the
+    model had made it, else the model is asked once to apply it. Returns None when the answer
+    holds no fix (the turn ends), else whether a file changed."""
+    ctx = agent.ctx
+    call = fix_as_call(step.text, ctx.workspace, agent.tools.names(), ctx.cancel)
+    if call is not None:
+        agent.messages[-1] = AssistantMessage(text=step.text, reasoning=step.reasoning,
+                                              tool_calls=(call,))
+        yield Notice(text=f"the answer holds a new version of {call.arguments['path']} in a code "
+                          f"block; applying it with {call.name}")
+        return (yield from _run_calls(agent, [call], made))
+    if holds_fix(step.text, ctx.workspace, ctx.cancel):
+        agent.messages.append(UserMessage.of(NUDGE))
+        yield Notice(text="the answer holds a change no file has; asked the model to apply it")
+        return False
+    return None
+
+
 def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
     """Run one user turn to its end, yielding every event on the way."""
     agent.messages.append(user)
@@ -151,12 +171,14 @@ def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
         yield StepStarted(step=step_number)
         step = yield from _next_step(agent, specs, made)
         if step.finish in ("cancelled", "context_full") or not step.calls:
-            if (agent.prose_nudge and step.finish == "stop" and not changed and not nudged
-                    and holds_fix(step.text, agent.ctx.workspace, agent.ctx.cancel)):
+            if agent.prose_nudge and step.finish == "stop" and not changed and not nudged:
                 nudged = True  # once a turn: a model that insists has its answer taken
-                agent.messages.append(UserMessage.of(NUDGE))
-                yield Notice(text="the answer holds a change no file has; asked the model to apply it")
-                continue
+                applied = yield from _apply_prose_fix(agent, step, made)
+                if applied is not None:
+                    if applied:
+                        changed = True
+                        _forget_looks(agent, made)
+                    continue
             reason = {"stop": "answered", "tool_calls": "answered"}.get(step.finish, step.finish)
             yield TurnDone(reason=reason, steps=step_number)
             return

@@ -154,10 +154,12 @@ PROSE = "The bug is in `add`. Here is the fix:\n\n```python\ndef add(a, b):\n   
 
 
 def test_a_fix_written_as_prose_is_nudged_once(repo: Path):
-    agent = guarded(repo, [{"text": PROSE}, {"text": PROSE}])
+    # A block that is no version of any file (tests/test_prose_fix.py applies those).
+    prose = "Fix it like this:\n\n```python\n# calc.py: make add use a plus\nresult = add(2, 3)\n```\n"
+    agent = guarded(repo, [READ, {"text": prose}, {"text": prose}])
     events = list(run_turn(agent, UserMessage.of("fix add")))
-    assert events[-1] == TurnDone(reason="answered", steps=2)  # once, never a loop
-    assert agent.backend.seen[1][-1] == UserMessage.of(NUDGE)
+    assert events[-1] == TurnDone(reason="answered", steps=3)  # once, never a loop
+    assert agent.backend.seen[2][-1] == UserMessage.of(NUDGE)
     assert "Apply it with edit_file or write_file" in NUDGE
     assert sum(isinstance(e, Notice) for e in events) == 1
 

@@ -9,7 +9,7 @@ the syntax of a file that parsed is refused (`syntax.py`).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import ClassVar
@@ -270,27 +270,49 @@ def _keeps_parsing(ctx: ToolContext, path: Path, shown: str, raw: bytes, after: 
     return True
 
 
-def _with_block_reading(edit: Edit, text: str, args: EditFile.Args, name: str) -> Edit:
-    """`edit` with one more reading where `old` is a block's first line (`def f(x):`,
-    `function f() {`) and `new` starts with that line and goes on: a model that means "this
-    function, rewritten" but copied only its header. Then `new` replaces the whole block."""
-    old, new = args.old.replace("\r\n", "\n"), args.new.replace("\r\n", "\n").removesuffix("\n")
+@dataclass(frozen=True)
+class BlockRewrite:
+    """A block of a file (a function, a class) replaced whole by a rewritten version."""
+
+    text: str  # the file's new text
+    first: int  # the block's first and last line in the old text, counted from 0
+    last: int
+    rewrites: bool  # whether the new body reads as a version of the old one (`_rewrites`)
+
+
+def block_rewrite(text: str, header: str, new: str, name: str,
+                  same_head: bool = True) -> BlockRewrite | None:
+    """`text` with the block whose first line is `header` (found once) replaced by `new`,
+    which starts with that line (with `same_head`; else with any) and goes on, in the file's
+    indentation; None when there is no such block (`name`, the file's name, picks its
+    language)."""
+    new = new.replace("\r\n", "\n").removesuffix("\n")
     head, *rest = new.split("\n")
-    if ("\n" in old.strip() or not old.strip() or head.strip() != old.strip() or not rest
-            or text.count(old) != 1):
-        return edit
-    row = text.count("\n", 0, text.index(old))
+    if ("\n" in header.strip() or not header.strip() or not rest or text.count(header) != 1
+            or (same_head and head.strip() != header.strip())):
+        return None
+    row = text.count("\n", 0, text.index(header))
     block = block_at(name, text, row)
     if block is None:
-        return edit
+        return None
     lines = text.split("\n")
     body = lines[block[0] + 1 : block[1] + 1]
     indent = indent_of(lines[row])
     lines[block[0] : block[1] + 1] = [indent + head.lstrip(), *in_files_frame(rest, indent)]
-    whole = Edit("\n".join(lines), (
-        f"`old` is the first line of the block at lines {block[0] + 1}-{block[1] + 1}, and `new` "
-        "rewrites it: the whole block was replaced. Check the diff."))
-    if _rewrites(body, rest):  # then the first reading, kept only where the others do not parse
+    return BlockRewrite("\n".join(lines), block[0], block[1], _rewrites(body, rest))
+
+
+def _with_block_reading(edit: Edit, text: str, args: EditFile.Args, name: str) -> Edit:
+    """`edit` with one more reading where `old` is a block's first line (`def f(x):`,
+    `function f() {`) and `new` starts with that line and goes on: a model that means "this
+    function, rewritten" but copied only its header. Then `new` replaces the whole block."""
+    found = block_rewrite(text, args.old.replace("\r\n", "\n"), args.new, name)
+    if found is None:
+        return edit
+    whole = Edit(found.text, (
+        f"`old` is the first line of the block at lines {found.first + 1}-{found.last + 1}, and "
+        "`new` rewrites it: the whole block was replaced. Check the diff."))
+    if found.rewrites:  # then the first reading, kept only where the others do not parse
         return replace(whole, others=(edit, *edit.others))
     return replace(edit, others=(*edit.others, whole))
 
