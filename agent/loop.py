@@ -12,7 +12,7 @@ from .events import (
     ToolFinished, TurnDone, Usage,
 )
 from .messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
-from .prose_fix import NUDGE, fix_as_call, holds_fix
+from .prose_fix import fix_as_call, holds_fix, nudge
 from .protocols import Backend, GenerationOptions, ToolContext, ToolResult
 from .registry import ToolRegistry
 
@@ -152,7 +152,7 @@ def _apply_prose_fix(agent: Agent, step: _Step,
                           f"block; applying it with {call.name}")
         return (yield from _run_calls(agent, [call], made))
     if holds_fix(step.text, ctx.workspace, ctx.cancel):
-        agent.messages.append(UserMessage.of(NUDGE))
+        agent.messages.append(UserMessage.of(nudge(agent.tools.names())))
         yield Notice(text="the answer holds a change no file has; asked the model to apply it")
         return False
     return None

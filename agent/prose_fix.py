@@ -17,8 +17,16 @@ from pathlib import Path
 from .messages import ToolCall
 from .protocols import Workspace
 
-NUDGE = ("You wrote the change as text, but no file was changed. Apply it with edit_file or "
-         "write_file.")
+
+def nudge(offered: list[str]) -> str:
+    """What the model is told once when its answer holds a fix no file has, naming the tools
+    it has for files."""
+    tools = " or ".join(name for name in ("edit_file", "write_file") if name in offered)
+    return ("You wrote the change as text, but no file was changed. Apply it with "
+            f"{tools or 'a tool call'}.")
+
+
+NUDGE = nudge(["edit_file", "write_file"])
 _BLOCK = re.compile(r"^[ \t]*```([^\n`]*)\n(.*?)^[ \t]*```", re.M | re.S)
 # a definition's first line: Python, JavaScript/TypeScript, shell functions
 _HEADER = re.compile(r"^\s*(?:export\s+)?(?:async\s+)?(?:def|class|function)\s+(\w+)"

@@ -155,6 +155,21 @@ def test_plain_words_naming_one_definition_are_attached_after_code(tmp_path: Pat
     assert targets("nothing here names code", root, index) == []
 
 
+def test_what_a_pointed_definition_uses_elsewhere_is_attached_after_it(tmp_path: Path):
+    root = write(tmp_path, PROJECT)
+    index = load_index(root)
+    # The symptom names the class; the bug may be in the helper it calls, in another file.
+    found = targets("a User keeps the spaces around its email", root, index)
+    assert [(t.path, t.reason) for t in found] == [
+        ("app/users.py", "definition of User"),
+        ("app/emails.py", "normalize_email, used by User")]
+    assert found[1].start == 1 and found[1].end == 2
+    # Names defined in the same file, or more than once, are not followed.
+    write(root, {"app/more.py": "def normalize_email(a):\n    return a\n"})
+    found = targets("a User keeps the spaces around its email", root, load_index(root))
+    assert [t.reason for t in found] == ["definition of User"]
+
+
 def test_a_prompt_naming_200_files_stays_within_budget(tmp_path: Path):
     root = write(tmp_path, {f"pkg/mod_{i}.py": big_module(3) for i in range(200)})
     prompt = " ".join(f"pkg/mod_{i}.py" for i in range(200))

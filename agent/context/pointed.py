@@ -13,6 +13,8 @@ from pathlib import Path
 from .tags import FileTags
 
 MAX_TARGETS = 60  # candidates looked at; the token budget decides how many are attached
+MAX_USED = 3  # definitions attached because an attached one uses them
+_NAME = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]{2,}\b")
 
 # Each pattern's groups: the path, then the line number.
 _FRAMES = (
@@ -77,6 +79,7 @@ def targets(text: str, root: Path, index: dict[str, FileTags]) -> list[Target]:
     frame_lines = {(t.path, t.line) for t in found if t.line}
     found += [t for t in _definitions(text, index)  # a frame already shows its function
               if not any((t.path, n) in frame_lines for n in range(t.start, t.end + 1))]
+    found += used_definitions([t for t in found if t.start], root, index)
     unique: dict[tuple, Target] = {}
     for target in found:
         unique.setdefault((target.path, target.line, target.start), target)
@@ -98,6 +101,31 @@ def named_files(text: str, root: Path, index: dict[str, FileTags]) -> list[str]:
         if rel is not None:
             named.append(rel)
     return list(dict.fromkeys(named))
+
+
+def used_definitions(found: list[Target], root: Path, index: dict[str, FileTags]) -> list[Target]:
+    """Definitions in other files that the definitions `found` use, each where its name has
+    exactly one definition, at most `MAX_USED` of them: one hop down the calls, where a bug
+    the prompt describes by its symptom often lives (a model that sees only the caller edits
+    the caller)."""
+    defined: dict[str, list[tuple[str, int, int]]] = {}
+    for rel, tags in index.items():
+        for d in tags.defs:
+            defined.setdefault(d.name, []).append((rel, d.line, d.end))
+    used: list[Target] = []
+    for target in found:
+        try:
+            lines = (root / target.path).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        names = dict.fromkeys(_NAME.findall("\n".join(lines[target.start - 1 : target.end])))
+        for name in names:
+            spots = defined.get(name, [])
+            if len(spots) == 1 and spots[0][0] != target.path:
+                rel, start, end = spots[0]
+                used.append(Target(rel, f"{name}, used by {target.reason.removeprefix('definition of ')}",
+                                   start=start, end=end))
+    return list({(t.path, t.start): t for t in used}.values())[:MAX_USED]
 
 
 def identifiers(text: str) -> list[str]:
