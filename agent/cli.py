@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .config import ConfigError, LoadedSettings, Settings, load_config
 from .errors import error_sentence
+from .mcp.command import add_mcp_command, cmd_mcp
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("request", nargs="?", default="", help="anything the file should say")
     init.add_argument("--yes", action="store_true", help="write AGENTS.md without asking "
                       "(without a terminal or --yes, ask mode only prints the proposal)")
+    add_mcp_command(sub, _directory_option)
     return parser
 
 
@@ -370,7 +372,7 @@ def _if_trusted(args: argparse.Namespace) -> Settings | None:
 COMMANDS = {"run": cmd_run, "config": cmd_config, "models": cmd_models, "pull": cmd_pull,
             "sessions": cmd_sessions, "schema": cmd_schema, "undo": cmd_undo,
             "checkpoints": cmd_checkpoints, "trust": cmd_trust, "map": cmd_map, "init": cmd_init,
-            None: cmd_tui}
+            "mcp": cmd_mcp, None: cmd_tui}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,12 +13,13 @@ ignored, and reported, until the person trusts that content (`agent/trust.py`).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gemma_code.tools import unknown_tools
 
@@ -34,6 +35,34 @@ def _lowers_safety(*safe: object) -> dict[str, Any]:
     """Field marker: a workspace file may set only `safe` values (the default, when none are
     given) unless the person trusts the project."""
     return {"lowers_safety": True, "safe": list(safe)}
+
+
+# A server's tools are named SERVER__TOOL: a server name may not hold "__" itself.
+_SERVER_NAME = re.compile(r"[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*")
+
+
+class McpServer(BaseModel):
+    """One `[mcp_servers.NAME]` table, as Codex CLI and Claude Code write it: `command`, `args`,
+    `env`, `cwd` start a stdio server; `url`, `headers` reach a streamable HTTP one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["stdio", "http", "streamable-http"] | None = None  # Claude Code writes it
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    approval: Literal["ask", "auto"] = Field(
+        "ask", description="'auto': the server's tools run without asking")
+    timeout: float = Field(60.0, gt=0, description="seconds to start, and for each call")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServer:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give either command (a stdio server) or url (streamable HTTP)")
+        return self
 
 
 class Settings(BaseModel):
@@ -116,13 +145,13 @@ class Settings(BaseModel):
         "in the registry (every tool for most models)",
     )
     repo_map_tokens: int | None = Field(
-        None, ge=0, description="tokens of repo map in the first message; None: 1/32 of the "
-        "context, at most 2048; 0: no map",
+        None, ge=0, description="tokens of repo map in the first message; None: the model's "
+        "profile, else 1/32 of the context, at most 2048; 0: no map",
     )
     context_files_tokens: int | None = Field(
         None, ge=0, description="tokens of the files a message points at (traceback frames, "
-        "named files and definitions), attached before step 1; None: 1/8 of the context, at "
-        "most 4096; 0: none",
+        "named files and definitions), attached before step 1; None: the model's profile, else "
+        "1/8 of the context, at most 4096; 0: none",
     )
     # The tests run like the model's own commands (sandbox, approval), so a project's own
     # test_command lowers nothing that its Makefile or AGENTS.md could not.
@@ -138,6 +167,21 @@ class Settings(BaseModel):
     verify_timeout: float | None = Field(
         None, gt=0, description="seconds before the test command is killed; None: shell_timeout",
     )
+
+    # A server runs code of its own: a project must not start one until it is trusted.
+    mcp_servers: dict[str, McpServer] = Field(
+        {}, description="MCP servers whose tools the model gets, as SERVER__TOOL "
+        "([mcp_servers.NAME]: command, args, env, cwd or url, headers; approval, timeout)",
+        json_schema_extra=_lowers_safety({}),
+    )
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, servers: dict[str, McpServer]) -> dict[str, McpServer]:
+        for name in servers:
+            if not _SERVER_NAME.fullmatch(name):
+                raise ValueError(f"MCP server name {name!r}: letters, digits, - and single _ only")
+        return servers
 
     @field_validator("tools")
     @classmethod

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import get_args
@@ -15,8 +15,10 @@ from .checkpoints.store import Checkpoints
 from .config import ApprovalMode, Settings
 from .events import AgentEvent, ToolOutput
 from .messages import Message, UserMessage
+from .mcp.manager import McpManager
+from .mcp.tools import mcp_tools
 from .models import open_backend
-from .protocols import Approver, Backend
+from .protocols import Approver, Backend, Tool
 from .session import Session
 from .sessions import SessionFile, SessionInfo, SessionStore
 
@@ -44,6 +46,9 @@ class SessionLifecycle:
         # The conversation to go on with once a model is loaded (a resumed one, or none).
         self._saved: SessionFile | None = None
         self._history: list[Message] | None = None
+        # The MCP servers: started with the first session, stopped by `close`.
+        self.mcp: McpManager | None = None
+        self._mcp_tools: Sequence[Tool] = ()
 
     @property
     def session_id(self) -> str | None:
@@ -108,9 +113,23 @@ class SessionLifecycle:
         return self.session.undo() if self.session else Checkpoints(self.root).undo()
 
     def close(self) -> None:
-        """Free the model."""
+        """Free the model and stop the MCP servers."""
         if self.session is not None:
             self.session.backend.close()
+        self.stop_servers()
+
+    def stop_servers(self) -> None:
+        if self.mcp is not None:
+            self.mcp.close()
+
+    def _start_servers(self) -> list[str]:
+        """Start the MCP servers (once): what the person is told about each."""
+        if self.mcp is not None or not self.settings.mcp_servers:
+            return []
+        self.mcp = McpManager(self.settings.mcp_servers, self.root)
+        started = self.mcp.start()
+        self._mcp_tools, left_out = mcp_tools(self.mcp, [])
+        return [*started, *left_out]
 
     def _output(self, text: str) -> None:
         if self.on_output is not None:
@@ -118,8 +137,10 @@ class SessionLifecycle:
 
     def _renew(self, backend: Backend, saved: SessionFile | None,
                history: list[Message] | None) -> None:
+        started = self._start_servers()
         session = Session(self.settings, backend, self.root, self.approver, saved, history,
-                          cancel=self.cancel)
+                          cancel=self.cancel, mcp_tools=self._mcp_tools)
+        session.notices += started
         session.agent.tools.mode = self.mode
         session.agent.ctx.output = self._output
         if self.session is not None:  # "always" answers hold for as long as the lifecycle
@@ -151,3 +172,4 @@ def open_session(
         yield lifecycle
     finally:
         backend.close()
+        lifecycle.stop_servers()

@@ -12,8 +12,8 @@ from .events import (
     ToolFinished, TurnDone, Usage,
 )
 from .messages import AssistantMessage, Message, ToolCall, ToolMessage, UserMessage
-from .prose_fix import fix_as_call, holds_fix, nudge
-from .protocols import Backend, GenerationOptions, ToolContext, ToolResult
+from .prose_fix import fixes_as_calls, holds_fix, nudge
+from .protocols import Backend, GenerationOptions, ToolContext, ToolError, ToolResult
 from .registry import ToolRegistry
 
 
@@ -142,20 +142,34 @@ def _apply_prose_fix(agent: Agent, step: _Step,
                      made: Counter[tuple[str, str]]) -> Iterator[AgentEvent]:
     """An answer holding its fix as a code block: the call that applies it runs as if the
     model had made it, else the model is asked once to apply it. Returns None when the answer
-    holds no fix (the turn ends), else whether a file changed."""
+    holds no fix (the turn ends), else (whether a file changed, whether that used the turn's
+    one go: not when every file was unread, so the call only showed it to the model)."""
     ctx = agent.ctx
-    call = fix_as_call(step.text, ctx.workspace, agent.tools.names(), ctx.cancel)
-    if call is not None:
+    calls = fixes_as_calls(step.text, ctx.workspace, agent.tools.names(), ctx.cancel)
+    if calls:
+        blind = not any(_was_read(ctx, call.arguments["path"]) for call in calls)
         agent.messages[-1] = AssistantMessage(text=step.text, reasoning=step.reasoning,
-                                              tool_calls=(call,))
-        yield Notice(text=f"the answer holds a new version of {call.arguments['path']} in a code "
-                          f"block; applying it with {call.name}")
-        return (yield from _run_calls(agent, [call], made))
+                                              tool_calls=tuple(calls))
+        paths = ", ".join(call.arguments["path"] for call in calls)
+        tools = " and ".join(dict.fromkeys(call.name for call in calls))
+        yield Notice(text=f"the answer writes the change to {paths} as code blocks; applying "
+                          f"it with {tools}")
+        changed = False
+        for call in calls:  # each runs, as `_run_calls` would run it alone
+            changed = (yield from _run_calls(agent, [call], made)) or changed
+        return changed, changed or not blind
     if holds_fix(step.text, ctx.workspace, ctx.cancel):
         agent.messages.append(UserMessage.of(nudge(agent.tools.names())))
         yield Notice(text="the answer holds a change no file has; asked the model to apply it")
-        return False
+        return False, True
     return None
+
+
+def _was_read(ctx: ToolContext, path: str) -> bool:
+    try:
+        return ctx.workspace.resolve(path, write=True) in ctx.seen
+    except ToolError:
+        return False
 
 
 def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
@@ -172,11 +186,11 @@ def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
         step = yield from _next_step(agent, specs, made)
         if step.finish in ("cancelled", "context_full") or not step.calls:
             if agent.prose_nudge and step.finish == "stop" and not changed and not nudged:
-                nudged = True  # once a turn: a model that insists has its answer taken
                 applied = yield from _apply_prose_fix(agent, step, made)
                 if applied is not None:
-                    if applied:
-                        changed = True
+                    changed, spent = applied
+                    nudged = spent  # once a turn: a model that insists has its answer taken
+                    if changed:
                         _forget_looks(agent, made)
                     continue
             reason = {"stop": "answered", "tool_calls": "answered"}.get(step.finish, step.finish)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -73,11 +73,13 @@ def open_backend(settings: Settings, notice: Notice = _quiet, progress: Progress
     return _open_llama(resolved, spec, context_size, settings, notice)
 
 
-def offered_tools(settings: Settings, backend: Backend) -> list[Tool]:
-    """The tools the model is given: the `tools` setting, else its registry profile's."""
+def offered_tools(settings: Settings, backend: Backend, mcp: Sequence[Tool] = ()) -> list[Tool]:
+    """The tools the model is given: the `tools` setting, else its registry profile's; then
+    the tools of MCP servers (`mcp`), unless the profile says `mcp = false`."""
     from gemma_code.tools import default_tools
 
-    return default_tools(settings.tools if settings.tools is not None else backend.profile.tools)
+    chosen = default_tools(settings.tools if settings.tools is not None else backend.profile.tools)
+    return [*chosen, *mcp] if backend.profile.mcp else chosen
 
 
 def open_backend_with_progress(settings: Settings, notice: Notice) -> Backend:

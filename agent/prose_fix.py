@@ -54,26 +54,48 @@ def holds_fix(text: str, workspace: Workspace, cancel: threading.Event | None = 
     return bool(wanted) and any(wanted & _lines(f) for f in files)
 
 
-def fix_as_call(text: str, workspace: Workspace, offered: list[str],
-                cancel: threading.Event | None = None) -> ToolCall | None:
-    """The call that applies the answer's code block to the file it is a new version of, with
-    the tools `offered`; None when no block is plainly one (the last block is tried first)."""
+def fixes_as_calls(text: str, workspace: Workspace, offered: list[str],
+                   cancel: threading.Event | None = None) -> list[ToolCall]:
+    """The calls that apply the answer's code blocks to the files they are new versions of,
+    with the tools `offered`, one a file (its last block); none when no block plainly is one."""
     blocks = [(m.group(1), m.group(2), text[: m.start()]) for m in _BLOCK.finditer(text)]
     if not blocks:
-        return None
+        return []
     files = {workspace.relative(f): f for f in workspace.files(cancel=cancel)[:_MAX_FILES]}
+    calls: dict[str, ToolCall] = {}
     for info, body, before in reversed(blocks):
         for path in _targets(info, body, before, files):
+            if path in calls:
+                break
+            body = _without_path_line(body, path)
             call = _applying(path, _text(files[path]), body, offered)
             if call is not None:
-                return call
-    return None
+                calls[path] = call
+                break
+    return list(reversed(calls.values()))
+
+
+def _without_path_line(body: str, path: str) -> str:
+    """`body` without a first line that is only a comment naming the file (`# app/x.py`)."""
+    first, _, rest = body.partition("\n")
+    name = path.rsplit("/", 1)[-1]
+    if re.fullmatch(rf"\s*(?:#|//|--|;)\s*(?:\S*/)?{re.escape(name)}\s*:?\s*", first):
+        return rest
+    return body
+
+
+def _same_code(a: str, b: str) -> bool:
+    """Whether two texts differ only in blank lines, indentation of blank lines and trailing
+    spaces (a block that quotes the file as it is)."""
+    def lines(text: str) -> list[str]:
+        return [line.rstrip() for line in text.splitlines() if line.strip()]
+    return lines(a) == lines(b)
 
 
 def _targets(info: str, body: str, before: str, files: dict[str, Path]) -> list[str]:
     """The files a block may be about: one its fence or the lines before it name, else those
     holding its first definition's header, else those sharing most of its lines."""
-    near = info + "\n" + "\n".join(before.rstrip().splitlines()[-2:])
+    near = "\n".join([info, *before.rstrip().splitlines()[-2:], body.partition("\n")[0]])
     by_name = [rel for rel, path in files.items()
                if re.search(rf"(?<![\w/.]){re.escape(rel)}\b", near)
                or ("/" in rel and re.search(rf"(?<![\w/.]){re.escape(path.name)}\b", near))]
@@ -91,7 +113,7 @@ def _targets(info: str, body: str, before: str, files: dict[str, Path]) -> list[
 
 
 def _applying(path: str, current: str | None, body: str, offered: list[str]) -> ToolCall | None:
-    if current is None or body.strip() == current.strip() or not body.strip():
+    if current is None or _same_code(body, current) or not body.strip():
         return None
     old_lines, new_lines = current.splitlines(), body.splitlines()
     whole = (len(new_lines) >= WHOLE_SHARE * len(old_lines) and SequenceMatcher(
@@ -102,7 +124,7 @@ def _applying(path: str, current: str | None, body: str, offered: list[str]) -> 
     line = _find_header(current, header) if header is not None else None
     if line is None:
         return None
-    from gemma_code.tools.edits import block_rewrite
+    from gemma_code.tools.readings import block_rewrite
 
     snippet = "\n".join(new_lines[new_lines.index(header):])
     rewritten = block_rewrite(current, line, snippet, Path(path).name, same_head=False)

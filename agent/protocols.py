@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .events import BackendEvent, ToolErrorKind
 from .messages import Message, Part, TextPart, ToolCall
@@ -43,6 +43,11 @@ class AgentProfile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tools: tuple[str, ...] | None = None  # the tools offered, by name; None: every tool
+    # token budgets of the repo map and of the files a message points at (None: the defaults,
+    # scaled to the context); the settings of the same names override them
+    repo_map_tokens: int | None = Field(default=None, ge=0)
+    context_files_tokens: int | None = Field(default=None, ge=0)
+    mcp: bool = True  # False: the tools of MCP servers are not offered to this model
 
 
 @runtime_checkable

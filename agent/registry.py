@@ -145,6 +145,11 @@ class ToolRegistry:
         self.shell_allow = list(dict.fromkeys([*self.shell_allow, *other.shell_allow]))
         self._remembered |= other._remembered
 
+    def approve_always(self, tool_name: str) -> None:
+        """Let `tool_name`'s calls run as if the person had answered "always" (an MCP server
+        configured with `approval = "auto"`); read-only mode still refuses a mutating tool."""
+        self._remembered.add(f"tool:{tool_name}")
+
     def specs(self) -> list[ToolSpec]:
         return [tool_spec(tool) for tool in self._tools.values()]
 

@@ -4,7 +4,7 @@ checkpoints, context, tests and saving (`lifecycle.py` carries it across model s
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -24,7 +24,7 @@ from .loop import Agent
 from .messages import AssistantMessage, Message, SystemMessage, TextPart, UserMessage
 from .models import offered_tools
 from .prompts import system_prompt
-from .protocols import Approver, Backend, GenerationOptions, ShellSandbox, ToolContext
+from .protocols import Approver, Backend, GenerationOptions, ShellSandbox, Tool, ToolContext
 from .registry import ToolRegistry
 from .sessions import SessionFile
 from .verify import Verifier, verified_turn
@@ -43,6 +43,7 @@ class Session:
         history: list[Message] | None = None,
         *,
         cancel: threading.Event | None = None,
+        mcp_tools: Sequence[Tool] = (),
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -58,10 +59,11 @@ class Session:
         sandbox = self._sandbox(settings)
         self.checkpoints = Checkpoints(self.workspace.root) if settings.checkpoints else None
         registry = ToolRegistry(
-            offered_tools(settings, backend), settings.approval, approver, settings.shell_allow,
-            auto_runs_shell=sandbox is not None or settings.sandbox == "off",
+            offered_tools(settings, backend, mcp_tools), settings.approval, approver,
+            settings.shell_allow, auto_runs_shell=sandbox is not None or settings.sandbox == "off",
             before_change=self.checkpoints.before_change if self.checkpoints else None,
         )
+        _approve_always(registry, mcp_tools)
         self.agent = Agent(
             backend=backend,
             tools=registry,
@@ -259,6 +261,15 @@ class Session:
         except CheckpointError as exc:
             return str(exc)
         return f"committed {sha[:10]}" if sha else "auto-commit: nothing to commit"
+
+
+def _approve_always(registry: ToolRegistry, tools: Sequence[Tool]) -> None:
+    """The tools of an MCP server with `approval = "auto"` run as if approved "always"
+    (read-only mode still refuses them, as it does every mutating tool)."""
+    offered = set(registry.names())
+    for tool in tools:
+        if getattr(tool, "approve_always", False) and tool.name in offered:
+            registry.approve_always(tool.name)
 
 
 def _changed_line(checkpoint: Checkpoint) -> str:

@@ -138,3 +138,58 @@ def test_a_fenced_write_lands_as_plain_code(repo: Path):
     _, written = finished(list(run.run(UserMessage.of("fix add"))))
     assert not written.is_error
     assert (repo / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+
+
+def test_newlines_escaped_twice_in_a_write_are_read_as_newlines_only_where_that_parses(repo: Path):
+    (repo / "mod.py").write_text(MODULE)
+    twice = MODULE.replace("def f1(x):\n    return x + 1\n", "def f1(x):\\n    return x + 10\n")
+    literal = MODULE.replace("return x + 2\n", 'return "a\\nb"\n')  # a real `\n` in a string
+    turns = [call("read_file", path="mod.py"), call("write_file", path="mod.py", content=twice),
+             call("write_file", path="mod.py", content=literal), {"text": "done"}]
+    run, _ = session(repo, turns)
+    _, first, second = finished(list(run.run(UserMessage.of("make f1 add 10"))))
+    assert not first.is_error and not second.is_error
+    assert (repo / "mod.py").read_text() == literal
+    # written as meant, not as one broken line: the diff changes one line and adds none
+    assert "+    return x + 10" in first.diff and "-    return x + 1\n" in first.diff
+    assert "\\n" not in first.diff
+
+
+def test_an_edit_whose_new_text_escaped_its_newlines_twice_is_read_as_meant(repo: Path):
+    (repo / "mod.py").write_text(MODULE)
+    new = "    if x is None:\\n        return 1\\n    return x + 1"
+    turns = [call("read_file", path="mod.py"),
+             call("edit_file", path="mod.py", old="    return x + 1", new=new), {"text": "done"}]
+    run, _ = session(repo, turns)
+    _, edited = finished(list(run.run(UserMessage.of("f1 of None is 1"))))
+    assert not edited.is_error
+    assert "def f1(x):\n    if x is None:\n        return 1\n    return x + 1\n" in (repo / "mod.py").read_text()
+
+
+def test_a_profile_sets_the_context_budgets_and_the_settings_win(repo: Path):
+    from gemma_code.agent.context import budgets
+
+    small = AgentProfile(repo_map_tokens=256, context_files_tokens=0)
+    assert budgets(Settings(), 32768, small) == (256, 0)
+    assert budgets(Settings(repo_map_tokens=100), 32768, small) == (100, 0)
+    assert budgets(Settings(), 32768) == (1024, 4096)
+    (repo / "mod.py").write_text(MODULE)
+    run, backend = session(repo, [{"text": "ok"}], small)
+    list(run.run(UserMessage.of("what does f3 in mod.py do?")))
+    first = backend.seen[0][1].text
+    assert "mod.py" in first and "Files this message points at" not in first  # map, no files
+
+
+def test_a_second_refused_write_of_a_file_shows_the_whole_file(repo: Path):
+    (repo / "mod.py").write_text(MODULE)
+    broken = "  4: def f0(x):\n  9: def f1(x):\n"  # map lines written as code
+    turns = [call("read_file", path="mod.py"), call("write_file", path="mod.py", content=broken),
+             call("write_file", path="mod.py", content=broken + "\n"), {"text": "stuck"}]
+    run, _ = session(repo, turns)
+    _, first, second = finished(list(run.run(UserMessage.of("fix f1"))))
+    assert first.error_kind == second.error_kind == "syntax"
+    assert "here is the whole file" not in first.content[0].text
+    text = second.content[0].text
+    assert "failed edit 2 of mod.py in this turn: here is the whole file" in text
+    assert "return x + 9" in text and "return x + 9" not in first.content[0].text
+    assert (repo / "mod.py").read_text() == MODULE

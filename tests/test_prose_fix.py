@@ -55,8 +55,8 @@ def test_a_whole_file_in_the_answer_is_written(repo: Path):
     assert stats.read_text() == fixed
     started = [e.call for e in events if isinstance(e, ToolCallStarted)]
     assert [c.name for c in started] == ["read_file", "write_file"]
-    assert any(isinstance(e, Notice) and "new version of stats.py in a code block; applying it "
-               "with write_file" in e.text for e in events)
+    assert any(isinstance(e, Notice) and "the answer writes the change to stats.py as code "
+               "blocks; applying it with write_file" in e.text for e in events)
     assert events[-1] == TurnDone(reason="answered", steps=3)
     # The history reads as if the model had made the call: an answer with it, then its result.
     kept = next(m for m in agent.messages if isinstance(m, AssistantMessage) and m.tool_calls
@@ -98,7 +98,7 @@ def test_a_fix_that_breaks_the_syntax_is_refused_and_the_model_told(repo: Path):
     assert stats.read_text() == STATS
 
 
-def test_a_fix_for_a_file_not_read_shows_the_file_instead(repo: Path):
+def test_a_fix_for_a_file_not_read_shows_the_file_and_the_next_answer_is_applied(repo: Path):
     stats = setup(repo)
     fixed = STATS.replace("return sum(xs)\n", "return float(sum(xs))\n")
     agent = agent_on(repo, [answer("Updated stats.py:", fixed), {"text": "Done."}])
@@ -106,6 +106,12 @@ def test_a_fix_for_a_file_not_read_shows_the_file_instead(repo: Path):
     refused = [e for e in events if isinstance(e, ToolFinished)][-1]
     assert refused.is_error and refused.error_kind == "unread_file"
     assert stats.read_text() == STATS
+    # Shown the file, the model answers with its block again: now it is applied.
+    agent = agent_on(repo, [answer("Updated stats.py:", fixed)] * 2 + [{"text": "Done."}])
+    events = list(run_turn(agent, UserMessage.of("total as a float")))
+    assert [e.error_kind for e in events if isinstance(e, ToolFinished)] == ["unread_file", None]
+    assert stats.read_text() == fixed
+    assert events[-1] == TurnDone(reason="answered", steps=3)
 
 
 def test_code_that_is_no_version_of_a_file_is_left_alone(repo: Path):
@@ -120,3 +126,22 @@ def test_code_that_is_no_version_of_a_file_is_left_alone(repo: Path):
     events = list(run_turn(agent, UserMessage.of("does spread work?")))
     assert [e.call.name for e in events if isinstance(e, ToolCallStarted)] == ["read_file"]
     assert stats.read_text() == STATS
+
+
+def test_blocks_for_two_files_are_both_applied_and_a_quoted_file_is_not(repo: Path):
+    stats = setup(repo)
+    (repo / "report.py").write_text("from stats import mean\n\n\ndef line(xs):\n"
+                                    "    return f'mean {mean(xs)}'\n")
+    fixed_stats = STATS.replace("return sum(xs) / len(xs)", "return sum(xs) / len(xs) if xs else 0.0")
+    fixed_report = "def line(xs):\n    return f'mean {mean(xs):.2f}'\n"
+    quoted = "# stats.py\n" + STATS.replace("\n\n\n", "\n\n")  # the file as it is, reflowed
+    text = (f"First `stats.py`:\n\n```python\n{fixed_stats}```\n\nThen report.py:\n\n"
+            f"```python\n{fixed_report}```\n\nFor reference, the old one:\n\n```python\n{quoted}```\n")
+    agent = agent_on(repo, [call("read_file", path="stats.py"), call("read_file", path="report.py"),
+                            {"text": text}, {"text": "Done."}])
+    events = list(run_turn(agent, UserMessage.of("empty means are 0, and print two decimals")))
+    assert [e.call.name for e in events if isinstance(e, ToolCallStarted)][2:] == ["write_file", "write_file"]
+    assert stats.read_text() == fixed_stats  # the quoted copy after it did not undo the fix
+    assert (repo / "report.py").read_text().endswith("return f'mean {mean(xs):.2f}'\n")
+    assert "from stats import mean" in (repo / "report.py").read_text()
+    assert events[-1] == TurnDone(reason="answered", steps=4)

@@ -9,8 +9,7 @@ the syntax of a file that parsed is refused (`syntax.py`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from difflib import SequenceMatcher
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -29,20 +28,21 @@ from .files import (
     existing_file,
 )
 from .matching import (
-    MAX_SIMILARITY_WORK, Edit, _closest_window, _key, find_edit, in_files_frame, indent_of,
-    without_line_numbers, without_wrapper,
+    MAX_SIMILARITY_WORK, Edit, _closest_window, _key, find_edit, without_line_numbers,
+    without_wrapper,
 )
 from .elision import require_complete
-from .syntax import block_at, numbered_lines, require_valid_syntax
+from .readings import block_rewrite, keeps_parsing, parsing_reading
+from .syntax import numbered_lines, require_valid_syntax
 from .textfile import TextFile, atomic_write, decode_text, diff_stats, unified_diff
-
-REWRITE_LIKENESS = 0.6  # `new` this much like a block's body rewrites the block
 
 # Failed edits that count towards the whole-file escalation, and how it names them.
 _FAILURES = {
     "edit_old_not_found": "`old` was not found",
     "edit_old_equals_new": "`old` and `new` are the same",
     "edit_already_made": "the edit was already made",
+    "syntax": "the change would break the file's syntax",
+    "elided": "the content left code out",
     "other": "the edit could not be applied",
 }
 
@@ -135,10 +135,9 @@ class WriteFile:
         except OSError:
             before = None  # the write itself says what is wrong
         old = _existing_text(before) if before is not None else None
-        content = _new_content(old, args.content, shown)
+        content = _content(ctx, path, shown, before, old, args.content)
         if old is not None:
-            require_complete(old.text, content, shown)
-            require_valid_syntax(ctx, path, shown, before, old.encode(content))
+            _require_sound(ctx, path, shown, before, old.text, old.encode(content))
         return unified_diff(old.text if old else "", content, shown)
 
     @staticmethod
@@ -156,7 +155,7 @@ class WriteFile:
             before = path.read_bytes() if path.exists() else None
         _check_unchanged(ctx, path, shown, before)
         old = _existing_text(before) if before is not None else None
-        content = _new_content(old, args.content, shown)
+        content = _content(ctx, path, shown, before, old, args.content)
         data = (old or TextFile(text="")).encode(content)
         if data == before:
             _remember_seen(ctx, path, data)
@@ -164,12 +163,22 @@ class WriteFile:
                 f"{shown} already has this content; nothing written.", summary=f"{shown} unchanged"
             )
         if old is not None:
-            require_complete(old.text, content, shown)
-        require_valid_syntax(ctx, path, shown, before, data)
+            _require_sound(ctx, path, shown, before, old.text, data)
         _make_parents(path, shown)
         _write(path, shown, data)
         _remember_seen(ctx, path, data)
         return _write_result(shown, old.text if old else None, content)
+
+
+def _require_sound(ctx: ToolContext, path: Path, shown: str, before: bytes, old: str,
+                   after: bytes) -> None:
+    """Refuse a write over an existing file that leaves code out or breaks its syntax; from
+    the second failure on that file in a turn, the refusal shows the whole file."""
+    try:
+        require_complete(old, after.decode("utf-8", errors="replace"), shown)
+        require_valid_syntax(ctx, path, shown, before, after)
+    except ToolError as exc:
+        raise _escalate(ctx, path, shown, exc) from None
 
 
 def _existing_text(data: bytes) -> TextFile:
@@ -187,6 +196,19 @@ def _raise_if_already_made(text: str, old: str, new: str, shown: str) -> None:
     if old.strip() in text or not new.strip() or new.strip() not in text:
         return
     raise _already_made_error(text, new, shown, f"`old` is no longer in {shown} and `new` is there")
+
+
+def _content(ctx: ToolContext, path: Path, shown: str, before: bytes | None,
+             old: TextFile | None, given: str) -> str:
+    """What a write of `given` puts in the file (`_new_content`); when the call's JSON escaped
+    the newlines twice (literal `\\n`s in the text) so that the file's syntax breaks, and the
+    text with those made newlines does not break it, that text."""
+    content = _new_content(old, given, shown)
+    if (old is None or before is None or "\\n" not in content
+            or keeps_parsing(ctx, path, shown, before, old.encode(content))):
+        return content
+    unescaped = content.replace("\\n", "\n")
+    return unescaped if keeps_parsing(ctx, path, shown, before, old.encode(unescaped)) else content
 
 
 def _new_content(old_file: TextFile | None, new: str, shown: str) -> str:
@@ -248,58 +270,18 @@ def _match(text: str, args: EditFile.Args, shown: str):
     return edit
 
 
-def _parsing_reading(ctx: ToolContext, path: Path, shown: str, raw: bytes, current: TextFile,
-                     edit: Edit) -> Edit:
-    """`edit`, or the first of its other readings that keeps the file parsing where `edit`
-    does not; the syntax guard's refusal of `edit` where none does."""
-    try:
-        require_valid_syntax(ctx, path, shown, raw, current.encode(edit.text))
+def _with_unescaped_reading(edit: Edit, text: str, args: EditFile.Args, shown: str) -> Edit:
+    """`edit` with one more reading where `new` holds literal `\\n`s: the call's JSON escaped
+    its newlines twice. Taken only where `edit` breaks the file's syntax and this does not."""
+    if "\\n" not in args.new:
         return edit
-    except ToolError:
-        for other in edit.others:
-            if _keeps_parsing(ctx, path, shown, raw, current.encode(other.text)):
-                return other
-        raise
-
-
-def _keeps_parsing(ctx: ToolContext, path: Path, shown: str, raw: bytes, after: bytes) -> bool:
+    unescaped = args.model_copy(update={"old": args.old.replace("\\n", "\n"),
+                                        "new": args.new.replace("\\n", "\n")})
     try:
-        require_valid_syntax(ctx, path, shown, raw, after)
+        other = _match(text, unescaped, shown)
     except ToolError:
-        return False
-    return True
-
-
-@dataclass(frozen=True)
-class BlockRewrite:
-    """A block of a file (a function, a class) replaced whole by a rewritten version."""
-
-    text: str  # the file's new text
-    first: int  # the block's first and last line in the old text, counted from 0
-    last: int
-    rewrites: bool  # whether the new body reads as a version of the old one (`_rewrites`)
-
-
-def block_rewrite(text: str, header: str, new: str, name: str,
-                  same_head: bool = True) -> BlockRewrite | None:
-    """`text` with the block whose first line is `header` (found once) replaced by `new`,
-    which starts with that line (with `same_head`; else with any) and goes on, in the file's
-    indentation; None when there is no such block (`name`, the file's name, picks its
-    language)."""
-    new = new.replace("\r\n", "\n").removesuffix("\n")
-    head, *rest = new.split("\n")
-    if ("\n" in header.strip() or not header.strip() or not rest or text.count(header) != 1
-            or (same_head and head.strip() != header.strip())):
-        return None
-    row = text.count("\n", 0, text.index(header))
-    block = block_at(name, text, row)
-    if block is None:
-        return None
-    lines = text.split("\n")
-    body = lines[block[0] + 1 : block[1] + 1]
-    indent = indent_of(lines[row])
-    lines[block[0] : block[1] + 1] = [indent + head.lstrip(), *in_files_frame(rest, indent)]
-    return BlockRewrite("\n".join(lines), block[0], block[1], _rewrites(body, rest))
+        return edit
+    return replace(edit, others=(*edit.others, other))
 
 
 def _with_block_reading(edit: Edit, text: str, args: EditFile.Args, name: str) -> Edit:
@@ -315,18 +297,6 @@ def _with_block_reading(edit: Edit, text: str, args: EditFile.Args, name: str) -
     if found.rewrites:  # then the first reading, kept only where the others do not parse
         return replace(whole, others=(edit, *edit.others))
     return replace(edit, others=(*edit.others, whole))
-
-
-def _rewrites(body: list[str], rest: list[str]) -> bool:
-    """Whether `rest` reads as a new version of `body` (half its lines or more, or text much
-    like it) rather than lines to put before it."""
-    old = [line.strip() for line in body if line.strip()]
-    new = [line.strip() for line in rest if line.strip()]
-    if not old:
-        return False
-    if sum(line in new for line in old) * 2 >= len(old):
-        return True
-    return SequenceMatcher(None, "\n".join(old), "\n".join(new)).ratio() >= REWRITE_LIKENESS
 
 
 class EditFile:
@@ -364,10 +334,11 @@ class EditFile:
         _check_unchanged(ctx, path, shown, raw)
         try:
             edit = _match(current.text, args, shown)
+            edit = _with_block_reading(edit, current.text, args, path.name)
+            edit = _with_unescaped_reading(edit, current.text, args, shown)
+            edit = parsing_reading(ctx, path, shown, raw, current, edit)
         except ToolError as exc:
             raise _escalate(ctx, path, shown, exc) from None
-        edit = _with_block_reading(edit, current.text, args, path.name)
-        edit = _parsing_reading(ctx, path, shown, raw, current, edit)
         return path, shown, current, edit
 
     def __call__(self, args: EditFile.Args, ctx: ToolContext) -> ToolResult:

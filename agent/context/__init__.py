@@ -5,16 +5,21 @@ from __future__ import annotations
 from ..config import Settings
 from ..events import ContextAttached, Notice
 from ..messages import TextPart, UserMessage
+from ..protocols import AgentProfile
 from .prepare import default_budgets, prepare, token_counter
 
 
-def budgets(settings: Settings, context_size: int) -> tuple[int, int]:
-    """(map tokens, attached-files tokens): the settings, or defaults scaled to the context."""
+def budgets(settings: Settings, context_size: int,
+            profile: AgentProfile = AgentProfile()) -> tuple[int, int]:
+    """(map tokens, attached-files tokens): the settings, else the model's profile, else
+    defaults scaled to the context."""
     map_default, files_default = default_budgets(context_size)
-    map_tokens = settings.repo_map_tokens
-    files_tokens = settings.context_files_tokens
-    return (map_default if map_tokens is None else map_tokens,
-            files_default if files_tokens is None else files_tokens)
+
+    def first(*values: int | None) -> int:
+        return next(value for value in values if value is not None)
+
+    return (first(settings.repo_map_tokens, profile.repo_map_tokens, map_default),
+            first(settings.context_files_tokens, profile.context_files_tokens, files_default))
 
 
 def add_context(agent, settings: Settings, user: UserMessage
@@ -24,7 +29,7 @@ def add_context(agent, settings: Settings, user: UserMessage
     The map goes only into a conversation's first user message: the system prompt stays the
     same for every turn, and each later prompt extends the one before (the cache holds)."""
     first = not any(isinstance(m, UserMessage) for m in agent.messages)
-    map_tokens, files_tokens = budgets(settings, agent.backend.context_size)
+    map_tokens, files_tokens = budgets(settings, agent.backend.context_size, agent.backend.profile)
     ctx = agent.ctx
     given = "\n".join(m.text for m in agent.messages if isinstance(m, UserMessage))
     try:

@@ -149,7 +149,7 @@ def init_request(root: Path, settings: Settings, agent, request: str = "") -> In
     exists = (root / AGENTS_NAME).is_file()
     result = InitRequest(prompt=init_prompt(test.command if test else None, exists, request),
                          test_command=test.command if test else None)
-    map_tokens, files_tokens = budgets(settings, agent.backend.context_size)
+    map_tokens, files_tokens = budgets(settings, agent.backend.context_size, agent.backend.profile)
     if shown := map_note(root, agent, map_tokens):
         result.notes.append(shown)
     if current := current_agents_md(root, agent) if exists else None:

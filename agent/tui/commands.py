@@ -262,7 +262,7 @@ async def _map(app: CommandTarget, arg: str) -> None:
     session = app.lifecycle.session
     backend = session.backend if session else None
     context = backend.context_size if backend else app.lifecycle.settings.context_size or 32768
-    budget = budgets(app.lifecycle.settings, context)[0]
+    budget = budgets(app.lifecycle.settings, context, *([backend.profile] if backend else []))[0]
     if budget <= 0:
         await app.say("the repo map is off (repo_map_tokens = 0)", "warning")
         return
@@ -285,6 +285,12 @@ async def _init(app: CommandTarget, arg: str) -> None:
     test = f"`{request.test_command}`" if request.test_command else "none found"
     await app.say(f"asking the model for AGENTS.md; test command: {test}")
     app.prompt.post_message(PromptInput.Submitted(request.prompt))
+
+
+async def _mcp(app: CommandTarget, arg: str) -> None:
+    from gemma_code.agent.mcp.listing import listing
+
+    await app.say(listing(app.lifecycle.mcp, app.lifecycle.settings.mcp_servers))
 
 
 async def _quit(app: CommandTarget, arg: str) -> None:
@@ -321,6 +327,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in [
     Command("map", "show the repo map the model gets, ranked for TEXT", _map, "[TEXT]"),
     Command("init", "have the model write or improve AGENTS.md (you approve the diff)", _init,
             "[TEXT]"),
+    Command("mcp", "list the MCP servers, their state and tools", _mcp),
     Command("quit", "leave gemma-code", _quit),
 ]}
 
