@@ -148,7 +148,9 @@ class SchemaConverter:
         if "$ref" in schema:
             return self._ref(schema["$ref"], hint)
         if "anyOf" in schema or "oneOf" in schema:
-            options = schema.get("anyOf") or schema["oneOf"]
+            options = schema.get("anyOf") or schema.get("oneOf")
+            if not isinstance(options, list) or not options:
+                raise ValueError("anyOf and oneOf need a non-empty list of schemas")
             return self._union([self.visit(s, f"{hint}-{i}") for i, s in enumerate(options)], hint)
         if "allOf" in schema:
             parts = [self._resolve(s) for s in schema["allOf"]]
@@ -180,7 +182,11 @@ class SchemaConverter:
         return _TYPES.get(kind, self.d.any_value)
 
     def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
+        seen = set()
         while "$ref" in schema:
+            if schema["$ref"] in seen:
+                raise ValueError(f"$ref {schema['$ref']!r} refers to itself")
+            seen.add(schema["$ref"])
             schema = self._target(schema["$ref"])
         return schema
 
@@ -188,8 +194,11 @@ class SchemaConverter:
         if not ref.startswith("#"):
             raise ValueError(f"only local $refs are supported, not {ref!r}")
         node: Any = self._schema
-        for part in filter(None, ref[1:].split("/")):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
+        try:
+            for part in filter(None, ref[1:].split("/")):
+                node = node[part.replace("~1", "/").replace("~0", "~")]
+        except (KeyError, TypeError):
+            raise ValueError(f"$ref {ref!r} points to no schema") from None
         return node
 
     def _ref(self, ref: str, hint: str) -> str:
@@ -207,6 +216,10 @@ class SchemaConverter:
         low, high = schema.get("minLength"), schema.get("maxLength")
         if low is None and high is None:
             return self.d.string
+        counts = all(isinstance(b, int) and b >= 0 for b in (low, high) if b is not None)
+        if not counts or (high is not None and high < (low or 0)):
+            # llama.cpp takes `{5,2}` and runs out of memory expanding it
+            raise ValueError(f"string length bounds {low}..{high} allow no string")
         bounds = f"{{{low or 0},{'' if high is None else high}}}"
         if self.d.native:
             return self.rules.add(hint, f"q gunit{bounds} q")

@@ -27,6 +27,9 @@ _JSON_HINT = 'Write a call as <tool_call>\n{"name": "NAME", "arguments": {...}}\
 _NAME_KEYS = ("name", "tool", "tool_name")
 _ARG_KEYS = ("arguments", "parameters", "args", "input")
 _LAX_JSON = json.JSONDecoder(strict=False)  # models put raw newlines in strings
+# A model caught in a loop can open thousands of brackets: the decoder then runs out of stack.
+_UNREADABLE_JSON = (json.JSONDecodeError, RecursionError)
+_MAX_NESTING = 100  # of native objects and arrays, well within Python's recursion limit
 
 
 class NativeSyntaxError(ValueError):
@@ -41,6 +44,7 @@ class _NativeReader:
 
     def __init__(self, text: str, pos: int = 0) -> None:
         self.text, self.pos = text, pos
+        self.depth = 0
 
     def _skip(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -68,7 +72,13 @@ class _NativeReader:
             return self._json_string()
         return self._scalar()
 
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > _MAX_NESTING:
+            raise self.error_at(f"at most {_MAX_NESTING} nested objects and arrays")
+
     def object(self) -> dict[str, Any]:
+        self._enter()
         self.pos += 1  # "{"
         result: dict[str, Any] = {}
         while self.peek() != "}":
@@ -82,9 +92,11 @@ class _NativeReader:
             if not self._separator("}"):
                 raise self.error_at("',' or '}'")
         self.pos += 1
+        self.depth -= 1
         return result
 
     def _array(self) -> list[Any]:
+        self._enter()
         self.pos += 1  # "["
         items: list[Any] = []
         while self.peek() != "]":
@@ -94,6 +106,7 @@ class _NativeReader:
             if not self._separator("]"):
                 raise self.error_at("',' or ']'")
         self.pos += 1
+        self.depth -= 1
         return items
 
     def _separator(self, closer: str) -> bool:
@@ -191,7 +204,7 @@ def _decode_values(text: str) -> tuple[list[Any], str]:
             return values, ""
         try:
             value, pos = _LAX_JSON.raw_decode(text, pos)
-        except json.JSONDecodeError:
+        except _UNREADABLE_JSON:
             return values, text[pos:]
         values.append(value)
 
@@ -227,7 +240,7 @@ def _to_call(obj: Any) -> ToolCall:
     name, raw, _ = fields
     try:
         return ToolCall(name=name, arguments=_arguments(raw))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         return ToolCall(name=name, parse_error=f"could not read the arguments of {name}: {exc}")
 
 
@@ -247,11 +260,12 @@ def parse_json_calls(body: str) -> list[ToolCall]:
     The block is known to be a call, so broken text becomes a call with `parse_error`.
     """
     values, _junk = _decode_values(body)
-    if not values:
-        reason = "it is empty" if not body.strip() else _json_error(body)
+    calls = [_to_call(v) for v in _flatten(values)]  # junk after the JSON is ignored
+    if not calls:  # nothing readable, or only an empty list (`[]`)
+        reason = ("it is empty" if not body.strip() or values else _json_error(body))
         error = f"could not read the tool call: {reason}. {_JSON_HINT}"
         return [ToolCall(name=guess_name(body), parse_error=error)]
-    return [_to_call(v) for v in _flatten(values)]  # junk after the JSON is ignored
+    return calls
 
 
 def _json_error(text: str) -> str:
@@ -259,6 +273,8 @@ def _json_error(text: str) -> str:
         _LAX_JSON.decode(text.strip())
     except json.JSONDecodeError as exc:
         return f"invalid JSON ({exc.msg} at offset {exc.pos})"
+    except RecursionError:
+        return "invalid JSON (nested too deeply)"
     return "invalid JSON"
 
 
@@ -313,7 +329,7 @@ def parse_xml_calls(text: str, tool_names: frozenset[str] | None) -> list[ToolCa
             return None
         try:
             arguments = json.loads(match.group("args") or "{}")
-        except json.JSONDecodeError as exc:
+        except _UNREADABLE_JSON as exc:
             calls.append(ToolCall(name=name, parse_error=f"arguments are not JSON: {exc}"))
             continue
         if not isinstance(arguments, dict):

@@ -25,6 +25,7 @@ _FD_PREFIX = re.compile(r"\d+(?=[<>])")
 _SPECIAL_PARAMETERS = frozenset("@*#?$!-0123456789")
 _EXPANSION_START = re.compile(r"[\\$`]")
 _PLAIN_RUN = re.compile(r"[^ \t\n;&|()<>\\'\"$`~*?\[{]+")
+_MAX_NESTING = 50  # quotes within substitutions within quotes...: read recursively
 # Stands for the shell's current directory ($PWD, $(pwd)) until a path is resolved.
 PWD_MARK = "\x00pwd\x00"
 
@@ -278,7 +279,9 @@ class Lexer:
             raise ParseError("unbalanced backquotes")
         return end
 
-    def _skip_double(self, start: int) -> int:
+    def _skip_double(self, start: int, nesting: int) -> int:
+        if nesting > _MAX_NESTING:
+            raise ParseError("quotes and substitutions nest too deeply")
         j = start + 1
         while j < len(self.s):
             char = self.s[j]
@@ -288,14 +291,14 @@ class Lexer:
             if char == '"':
                 return j
             if self.s.startswith("$(", j):
-                j = self._close_paren(j + 1)
+                j = self._close_paren(j + 1, nesting)
                 continue
             if char == "`":
                 j = self._skip_backquote(j)
             j += 1
         raise ParseError("unbalanced quotes")
 
-    def _close_paren(self, opening: int) -> int:
+    def _close_paren(self, opening: int, nesting: int = 0) -> int:
         """The index just past the `)` that closes the `(` at `opening`."""
         s, depth, j = self.s, 0, opening
         while j < len(s):
@@ -308,7 +311,7 @@ class Lexer:
                 if j < 0:
                     break
             elif char == '"':
-                j = self._skip_double(j)
+                j = self._skip_double(j, nesting + 1)
             elif char == "`":
                 j = self._skip_backquote(j)
             elif char == "(":
