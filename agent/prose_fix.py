@@ -150,13 +150,16 @@ def _header(body: str) -> str | None:
 def _find_header(text: str | None, header: str) -> str | None:
     """The one line of `text` that starts the same definition as `header` (same kind and
     name, any arguments), whole; None when there is no such line or more than one."""
-    found = _HEADER.match(header)
-    name = found.group(1) or found.group(2)
-    start = header.strip().split(name)[0] + name
+    name = _defined_name(header)
+    start = header.strip().split(name)[0] + name  # `def f`, `class F`, `function f`
     lines = [line for line in (text or "").splitlines()
-             if line.strip().startswith(start) and _HEADER.match(line)
-             and (m := _HEADER.match(line)) and (m.group(1) or m.group(2)) == name]
+             if line.strip().startswith(start) and _defined_name(line) == name]
     return lines[0] if len(lines) == 1 else None
+
+
+def _defined_name(line: str) -> str | None:
+    found = _HEADER.match(line)
+    return (found.group(1) or found.group(2)) if found else None
 
 
 def _text(path: Path) -> str | None:

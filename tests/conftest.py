@@ -93,6 +93,19 @@ def drain(run):
         return events, stop.value
 
 
+class Yes:
+    """An approver that says yes to everything and notes which tools asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def decide(self, request):
+        from gemma_code.agent.protocols import ApprovalDecision
+
+        self.asked.append(request.tool)
+        return ApprovalDecision(approved=True)
+
+
 def write_script(path: Path, turns: list[dict]) -> Path:
     path.write_text(json.dumps({"turns": turns, "chunk_size": 5}))
     return path

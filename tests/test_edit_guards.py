@@ -11,24 +11,17 @@ from gemma_code.agent.approval import DenyApprover
 from gemma_code.agent.events import ApprovalNeeded, Notice, ToolFinished, TurnDone
 from gemma_code.agent.loop import Agent, run_turn
 from gemma_code.agent.messages import SystemMessage, UserMessage
-from gemma_code.agent.protocols import ApprovalDecision, GenerationOptions, ToolContext
+from gemma_code.agent.protocols import GenerationOptions, ToolContext
 from gemma_code.agent.prose_fix import NUDGE
 from gemma_code.agent.registry import ToolRegistry
 from gemma_code.agent.workspace import LocalWorkspace
 from gemma_code.backends.scripted import ScriptedBackend
 from gemma_code.tools import default_tools
 
+from .conftest import Yes
+
 BUGGY = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"
-
-
-class Yes:
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def decide(self, request):
-        self.asked.append(request.tool)
-        return ApprovalDecision(approved=True)
 
 
 def guarded(root: Path, turns: list[dict], *, mode="auto", approver=None, guards=True,

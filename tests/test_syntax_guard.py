@@ -15,7 +15,7 @@ from gemma_code.agent.config import Settings
 from gemma_code.agent.events import ApprovalNeeded, ToolFinished, TurnDone
 from gemma_code.agent.loop import Agent, run_turn
 from gemma_code.agent.messages import SystemMessage, UserMessage
-from gemma_code.agent.protocols import ApprovalDecision, GenerationOptions, ToolContext, ToolError
+from gemma_code.agent.protocols import GenerationOptions, ToolContext, ToolError
 from gemma_code.agent.registry import ToolRegistry
 from gemma_code.agent.workspace import LocalWorkspace
 from gemma_code.backends.scripted import ScriptedBackend
@@ -23,7 +23,7 @@ from gemma_code.tools import default_tools
 from gemma_code.tools.edits import EditFile, WriteFile
 from gemma_code.tools.grammars import MAX_FILE_BYTES
 
-from .conftest import run_cli, write_script
+from .conftest import Yes, run_cli, write_script
 
 PY = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
 JS = "function add(a, b) {\n  return a - b;\n}\n\nmodule.exports = { add };\n"
@@ -138,15 +138,6 @@ def test_files_with_no_grammar_huge_or_binary_are_not_checked(tmp_path: Path):
     assert (tmp_path / "notes.txt").read_text() == "def f(:\n    pass\n"
     assert (tmp_path / "big.py").read_text().endswith("def f(:\n")
     assert (tmp_path / "blob.py").read_text() == "def f(:\n"
-
-
-class Yes:
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def decide(self, request):
-        self.asked.append(request.tool)
-        return ApprovalDecision(approved=True)
 
 
 def edit_call(old: str, new: str) -> dict:
