@@ -268,19 +268,20 @@ class LlamaCppBackend:
         """The tokens sampled after `context` under the grammar `constraint`, one at a time;
         the step stops at its budget (`limit`, which bounds the drafts). With drafting on,
         `drafts` counts the tokens drafted and accepted."""
+        from .sampling import CheckedSampler
+
         s = self.sampling
-        options = dict(top_k=s.top_k, top_p=s.top_p, min_p=s.min_p,
-                       temp=s.temperature if temperature is None else temperature,
-                       repeat_penalty=s.repeat_penalty, grammar=constraint)
+        sampler = CheckedSampler(self.llm, constraint, top_k=s.top_k, top_p=s.top_p,
+                                 min_p=s.min_p, repeat_penalty=s.repeat_penalty,
+                                 temp=s.temperature if temperature is None else temperature)
         if self.draft == "auto" and self.exact_draft is None:
             self.exact_draft = self._exact_draft(context)
         plain = self.draft == "off" or (self.draft == "auto" and not self.exact_draft)
-        if plain or self.llm._is_recurrent or self.llm._is_hybrid:
-            return self.llm.generate(context, **options)  # a recurrent state cannot roll back
+        if self.llm._is_recurrent or self.llm._is_hybrid:
+            plain = True  # a recurrent state cannot roll back a rejected draft
         self.prefill(context, None)  # nothing to do when the step has just prefilled it
-        sampler = self.llm._init_sampler(**options)
         self._lookup.follow(context)
-        policy = DraftPolicy(self.draft, self.exact_draft or 0)
+        policy = DraftPolicy("off" if plain else self.draft, self.exact_draft or 0)
         return speculative_tokens(self.llm, sampler, self._lookup, policy,
                                   drafts if drafts is not None else DraftStats(), limit)
 
