@@ -77,7 +77,9 @@ class Dialect:
     native: bool
 
     def key(self, name: str) -> str:
-        return literal(name + ":") if self.native else literal(f'"{name}":') + " ws"
+        if self.native:
+            return literal(name + ":")
+        return literal(json.dumps(name, ensure_ascii=False) + ":") + " ws"  # quotes escaped
 
     def constant(self, value: Any) -> str:
         if not self.native:

@@ -58,11 +58,15 @@ _MARKUP: dict[str, _Markup] = {
     "plain": _Markup(),
 }
 
-# A fence line: up to the newline, so its info string is known.
-_FENCE_OPEN = re.compile(r"^[ \t]*```[ \t]*([\w+#.\-]*)[^\n`]*\n", re.M)
-_FENCE_CLOSE = re.compile(r"^[ \t]*```[ \t]*(?:\n|\Z)", re.M)
-_MAYBE_OPEN = re.compile(r"[ \t]*(?:`{0,2}|```[^\n`]*)")  # a line that may become a fence
-_MAYBE_CLOSE = re.compile(r"[ \t]*(?:`{0,2}|```[ \t]*)")
+# A fence line: up to the newline, so its info string is known. A fence is indented by at
+# most `_INDENT` blanks (nested lists indent a few levels): a longer line of blanks is text at
+# once, not held back as a fence that may be coming (a model running on in spaces would
+# otherwise have a growing line rescanned at every token).
+_INDENT = 16
+_FENCE_OPEN = re.compile(rf"^[ \t]{{0,{_INDENT}}}```[ \t]*([\w+#.\-]*)[^\n`]*\n", re.M)
+_FENCE_CLOSE = re.compile(rf"^[ \t]{{0,{_INDENT}}}```[ \t]*(?:\n|\Z)", re.M)
+_MAYBE_OPEN = re.compile(rf"[ \t]{{0,{_INDENT}}}(?:`{{0,2}}|```[^\n`]{{0,200}})")
+_MAYBE_CLOSE = re.compile(rf"[ \t]{{0,{_INDENT}}}(?:`{{0,2}}|```[ \t]{{0,200}})")
 _CALL_FENCES = {"", "json", "json5", "jsonc", "tool_call", "tool", "tool_code"}
 _BARE_KEYS = ("name", "tool", "tool_name", "function", "type")
 

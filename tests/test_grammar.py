@@ -284,6 +284,19 @@ def test_hermes_grammar_accepts_and_rejects(gemma4_vocab, text, ok) -> None:
     )
 
 
+@pytest.mark.parametrize(("arguments", "ok"), [
+    ('{"say \\"hi\\"": 1, "back\\\\slash": 2}', True),  # the names as JSON spells them
+    ('{"say "hi"": 1, "back\\\\slash": 2}', False),  # not JSON
+])
+def test_property_names_with_quotes_are_spelled_as_json(gemma4_vocab, arguments, ok) -> None:
+    odd = ToolSpec(name="odd", description="Odd names.", parameters={
+        "type": "object", "required": ['say "hi"', "back\\slash"],
+        "properties": {'say "hi"': {"type": "integer"}, "back\\slash": {"type": "integer"}}})
+    text = f'<tool_call>\n{{"name": "odd", "arguments": {arguments}}}\n</tool_call>'
+    grammar = tool_call_grammar([odd], "hermes")
+    assert accepts(gemma4_vocab, grammar, tokens(gemma4_vocab, text)) is ok
+
+
 # Real constrained generation with Gemma 3 270M
 
 

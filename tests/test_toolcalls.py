@@ -291,6 +291,17 @@ def test_text_is_released_as_soon_as_it_cannot_be_markup() -> None:
     assert parser.finish() == []
 
 
+def test_a_run_of_blanks_is_released_once_it_is_too_deep_for_a_fence() -> None:
+    parser = ToolCallParser("hermes", TOOLS)
+    assert parser.feed("Done.\n") == [TextDelta(text="Done.\n")]
+    assert parser.feed("    ") == []  # may still be an indented fence
+    blanks = [parser.feed(" ") for _ in range(2000)]  # a model running on in spaces
+    assert "".join(e.text for events in blanks for e in events) == " " * 2000 + " " * 4
+    assert all(events == [TextDelta(text=" ")] for events in blanks[13:])  # as they come
+    assert parser.feed("```\n") == [TextDelta(text="```\n")]  # too deep to open a fence
+    assert parser.finish() == []
+
+
 def test_a_bare_fence_is_released_once_its_content_is_not_json() -> None:
     parser = ToolCallParser("hermes", TOOLS)
     assert parser.feed("```\n") == []
