@@ -12,6 +12,7 @@ ignored, and reported, until the person trusts that content (`agent/trust.py`).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -266,13 +267,23 @@ def _project_layer(workspace: Path, problems: list[str]) -> _Layer | None:
     return _Layer(values, f"{path}{section}", _label(path, workspace, section))
 
 
+# Settings that are tables of named entries: the layers' tables are merged, not replaced.
+_TABLES_BY_NAME = ("mcp_servers",)
+
+
 def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, field in Settings.model_fields.items():
-        raw = environ.get(ENV_PREFIX + name.upper())
+        variable = ENV_PREFIX + name.upper()
+        raw = environ.get(variable)
         if raw is None:
             continue
-        if field.annotation == tuple[str, ...] | None and raw.lower() in ("", "none"):
+        if name in _TABLES_BY_NAME:  # JSON, as in `{"docs": {"url": "http://127.0.0.1:8000/mcp"}}`
+            try:
+                values[name] = json.loads(raw) if raw.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"cannot read {variable}: it must be a JSON object ({exc})") from exc
+        elif field.annotation == tuple[str, ...] | None and raw.lower() in ("", "none"):
             values[name] = None
         elif field.annotation in (tuple[str, ...], tuple[str, ...] | None):
             values[name] = tuple(item.strip() for item in raw.split(",") if item.strip())
@@ -364,6 +375,10 @@ def _merge(layers: list[_Layer], trusted: bool) -> tuple[dict[str, Any], dict[st
         for key, value in layer.values.items():
             if layer.label and not trusted and lowers_safety(key, value):
                 ignored.append(Ignored(key, value, layer.origin))
+            elif key in _TABLES_BY_NAME and isinstance(value, dict) and isinstance(merged.get(key), dict):
+                # each layer adds its servers; a server of the same name is replaced whole
+                merged[key] = {**merged[key], **value}
+                sources[key] = f"{sources[key]} + {layer.origin}"
             else:
                 merged[key], sources[key] = value, layer.origin
     return merged, sources, ignored

@@ -157,7 +157,8 @@ class Tool(Protocol):
 
     A tool may also define `check(args, ctx)`, a dry run that raises ToolError for a call
     that cannot work, so nobody is asked to approve it; it may return the diff the call
-    would make, which the person sees when asked."""
+    would make, which the person sees when asked; and `approval_action`, what the approval
+    prompt says a mutating call wants to do (default: "change files")."""
 
     name: ClassVar[str]
     description: ClassVar[str]

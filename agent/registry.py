@@ -218,7 +218,8 @@ class ToolRegistry:
             return None
         if command is None and (self.mode == "auto-edit" or remember in self._remembered):
             return None
-        kind = "run a shell command" if command is not None else "change files"
+        kind = ("run a shell command" if command is not None
+                else getattr(tool, "approval_action", "change files"))
         return _Gate(f"{tool.name} wants to {kind} (approval mode: {self.mode})", remember, always)
 
     def _remember(self, gate: _Gate, tool: Tool) -> None:

@@ -102,6 +102,8 @@ def test_a_call_is_asked_for_and_reaches_the_server(tmp_path, run_turn):
     assert asked.call.name == "notes__write_note"  # the server and its tool
     assert asked.call.arguments == {"name": "todo", "text": "buy milk"}
     assert approver.requests[0].tool == "notes__write_note"
+    assert asked.reason == ("notes__write_note wants to call write_note on the MCP server notes, "
+                            "which does not mark it read-only (approval mode: ask)")
     done, = finished(events)
     assert not done.is_error and done.text == "wrote todo.txt"
     assert (tmp_path / "todo.txt").read_text() == "buy milk"
@@ -241,6 +243,31 @@ def _user_config(env: dict[str, str], text: str) -> None:
     (folder / "config.toml").write_text(text)
 
 
+def test_servers_from_each_config_layer_add_up_and_config_hides_their_secrets(repo, isolated_env):
+    _user_config(isolated_env, '[mcp_servers.docs]\nurl = "http://127.0.0.1:9/mcp"\n'
+                 'headers = { Authorization = "Bearer user-secret" }\n\n'
+                 '[mcp_servers.notes]\ncommand = "old-notes"\n')
+    (repo / ".gemma-code.toml").write_text('[mcp_servers.tracker]\ncommand = "tracker-mcp"\n'
+                                           'env = { TRACKER_TOKEN = "project-secret" }\n')
+    assert run_cli(["trust", "--yes"], repo, isolated_env, timeout=30).returncode == 0
+    isolated_env["GEMMA_CODE_MCP_SERVERS"] = json.dumps({"notes": {"command": "new-notes"}})
+    shown = run_cli(["config"], repo, isolated_env, timeout=30)
+    assert shown.returncode == 0, shown.stderr
+    line, = [l for l in shown.stdout.splitlines() if l.startswith("mcp_servers = ")]
+    servers = json.loads(line.removeprefix("mcp_servers = ").rsplit("  (", 1)[0])
+    assert set(servers) == {"docs", "notes", "tracker"}  # merged, not replaced
+    assert servers["notes"]["command"] == "new-notes"  # the same name: the later layer's
+    assert servers["docs"]["headers"] == {"Authorization": "<hidden>"}
+    assert servers["tracker"]["env"] == {"TRACKER_TOKEN": "<hidden>"}
+    assert "secret" not in shown.stdout
+    assert "config.toml + " in line and ".gemma-code.toml + environment" in line
+
+    isolated_env["GEMMA_CODE_MCP_SERVERS"] = "{not json"
+    bad = run_cli(["config"], repo, isolated_env, timeout=30)
+    assert bad.returncode != 0 and "GEMMA_CODE_MCP_SERVERS" in bad.stderr
+    assert "JSON object" in bad.stderr
+
+
 def test_mcp_list_shows_servers_state_and_tools(repo, isolated_env, http_url):
     _user_config(isolated_env, f"[mcp_servers.notes]\ncommand = {json.dumps(sys.executable)}\n"
                  f"args = [{json.dumps(str(STDIO))}]\n\n[mcp_servers.calc]\nurl = \"{http_url}\"\n"
@@ -265,6 +292,24 @@ def test_a_headless_run_calls_a_server_and_stops_it(repo, isolated_env, tmp_path
     assert (repo / "headless.txt").read_text() == "from the run"
     assert "MCP server notes started" in ran.stderr
     assert not marker_pids(str(STDIO))  # stopped with the session
+
+
+@pytest.mark.real_model
+@pytest.mark.timeout(900)
+def test_the_bundled_model_calls_an_mcp_tool(repo, isolated_env):
+    (repo / "groceries.txt").write_text("oat milk, rye bread, three lemons\n")
+    _user_config(isolated_env, f"[mcp_servers.notes]\ncommand = {json.dumps(sys.executable)}\n"
+                 f"args = [{json.dumps(str(STDIO))}]\ncwd = {json.dumps(str(repo))}\n")
+    ran = run_cli(["run", "--model", "qwen2.5-coder-1.5b", "--approval", "auto", "--temperature",
+                   "0", "--max-steps", "3", "--max-tokens", "120", "--no-verify", "--json",
+                   "What is on my groceries note? Read it with the notes__read_note tool."],
+                  repo, isolated_env, timeout=900)
+    assert ran.returncode == 0, ran.stderr
+    events = [json.loads(line) for line in ran.stdout.splitlines() if line.startswith("{")]
+    read = [e for e in events if e["type"] == "tool_result" and e["name"] == "notes__read_note"]
+    assert read and not read[0]["is_error"], ran.stdout[-3000:]
+    assert "oat milk" in read[0]["content"][0]["text"]
+    assert not marker_pids(str(STDIO))
 
 
 @pytest.mark.asyncio

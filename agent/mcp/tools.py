@@ -56,6 +56,8 @@ class McpTool:
         about = remote.description.strip() or f"the {remote.name} tool of the {server} MCP server"
         self.description = about[:MAX_DESCRIPTION_CHARS]
         self.mutating = not remote.read_only
+        self.approval_action = (f"call {remote.name} on the MCP server {server}, which does "
+                                "not mark it read-only")
         self.approve_always = approval == "auto" and self.mutating
         self.Args = type(f"{name}_arguments", (McpArguments,),
                          {"input_schema": _shown_schema(remote.input_schema)})
