@@ -165,6 +165,16 @@ def _apply_prose_fix(agent: Agent, step: _Step,
     return None
 
 
+def _refused_note(agent: Agent) -> str:
+    """What a model that answers after only failed edits is told (small models often answer
+    "fixed" then)."""
+    paths = ", ".join(agent.ctx.workspace.relative(p) for p in agent.ctx.edit_failures)
+    whole = " (write_file with the whole new content works where edit_file keeps failing)"
+    return (f"No file has changed in this turn: your edits of {paths} were refused, so the task "
+            f"is not done. Make the change{whole if 'write_file' in agent.tools.names() else ''}"
+            ", or say why it cannot be made.")
+
+
 def _was_read(ctx: ToolContext, path: str) -> bool:
     try:
         return ctx.workspace.resolve(path, write=True) in ctx.seen
@@ -192,6 +202,12 @@ def run_turn(agent: Agent, user: UserMessage) -> Iterator[AgentEvent]:
                     nudged = spent  # once a turn: a model that insists has its answer taken
                     if changed:
                         _forget_looks(agent, made)
+                    continue
+                if agent.ctx.edit_failures:  # it meant to change files, and none changed
+                    nudged = True
+                    agent.messages.append(UserMessage.of(_refused_note(agent)))
+                    yield Notice(text="the answer ends a turn whose edits were all refused; "
+                                      "told the model no file changed")
                     continue
             reason = {"stop": "answered", "tool_calls": "answered"}.get(step.finish, step.finish)
             yield TurnDone(reason=reason, steps=step_number)

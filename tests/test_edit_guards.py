@@ -87,7 +87,8 @@ READ = {"tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]}
 
 
 def test_old_equal_to_new_shows_the_place_in_the_file(repo: Path):
-    agent = guarded(repo, [READ, edit("return a - b", "return a - b"), {"text": "stuck"}])
+    agent = guarded(repo, [READ, edit("return a - b", "return a - b"), {"text": "stuck"},
+                           {"text": "still stuck"}])
     error = results(list(run_turn(agent, UserMessage.of("fix"))))[1]
     assert error.error_kind == "edit_old_equals_new"
     assert "`old` and `new` are the same" in error.text
@@ -109,6 +110,39 @@ def test_a_second_failed_edit_of_a_file_asks_for_write_file(repo: Path):
             "file; send the whole new content with write_file.") in second.text
     assert "     1\tdef add(a, b):" in second.text
     assert not write.is_error and (repo / "calc.py").read_text() == FIXED
+
+
+def read(path: str) -> dict:
+    return {"tool_calls": [{"name": "read_file", "arguments": {"path": path}}]}
+
+
+def test_an_edit_naming_the_wrong_file_is_made_in_the_read_file_that_holds_old(repo: Path):
+    (repo / "shapes.py").write_text("def area(w, h):\n    return w + h\n")
+    (repo / "notes.py").write_text("# return w + h\n")  # holds `old` too, never read
+    agent = guarded(repo, [READ, read("shapes.py"), edit("return w + h", "return w * h"),
+                           {"text": "done"}])
+    moved = results(list(run_turn(agent, UserMessage.of("fix area"))))[2]
+    assert not moved.is_error, moved.text
+    assert moved.text.startswith("edited shapes.py (+1 -1). `old` is not in calc.py but in "
+                                 "shapes.py, which you read: edited shapes.py.")
+    assert (repo / "shapes.py").read_text() == "def area(w, h):\n    return w * h\n"
+    assert (repo / "calc.py").read_text() == BUGGY
+    assert (repo / "notes.py").read_text() == "# return w + h\n"
+
+
+def test_an_edit_is_not_moved_when_several_read_files_hold_old_or_into_settings(repo: Path):
+    for name in ("a.py", "b.py", ".gemma-code.toml"):
+        (repo / name).write_text("# mode = 1\n")
+    agent = guarded(repo, [READ, read("a.py"), read("b.py"), edit("mode = 1", "mode = 2"),
+                           {"text": "done"}, {"text": "done"}])
+    failed = results(list(run_turn(agent, UserMessage.of("change the mode"))))[3]
+    assert failed.error_kind == "edit_old_not_found"
+    assert (repo / "a.py").read_text() == (repo / "b.py").read_text() == "# mode = 1\n"
+    agent = guarded(repo, [READ, read(".gemma-code.toml"), edit("mode = 1", "mode = 2"),
+                           {"text": "done"}, {"text": "done"}])
+    failed = results(list(run_turn(agent, UserMessage.of("change the mode"))))[2]
+    assert failed.error_kind == "edit_old_not_found"
+    assert (repo / ".gemma-code.toml").read_text() == "# mode = 1\n"
 
 
 def test_an_edit_already_made_shows_what_is_there(repo: Path):
@@ -165,6 +199,22 @@ def test_a_prose_fix_that_was_applied_or_names_no_file_is_not_nudged(repo: Path)
     assert list(run_turn(applied, UserMessage.of("fix")))[-1] == TurnDone(reason="answered", steps=3)
     off = guarded(repo, [{"text": PROSE}], guards=False)
     assert list(run_turn(off, UserMessage.of("fix")))[-1].steps == 1
+
+
+def test_an_answer_after_only_refused_edits_is_told_nothing_changed_once(repo: Path):
+    agent = guarded(repo, [READ, edit("total = compute(a, b)", "return a + b"),
+                           {"text": "Fixed it."}, {"text": "Fixed it."}], retry=0)
+    events = list(run_turn(agent, UserMessage.of("fix add")))
+    assert events[-1] == TurnDone(reason="answered", steps=4)  # once, never a loop
+    told = agent.backend.seen[3][-1]
+    assert told == UserMessage.of(
+        "No file has changed in this turn: your edits of calc.py were refused, so the task is "
+        "not done. Make the change (write_file with the whole new content works where "
+        "edit_file keeps failing), or say why it cannot be made.")
+    assert (repo / "calc.py").read_text() == BUGGY
+    made = guarded(repo, [READ, edit("total = compute(a, b)", "return a + b"),
+                          edit("return a - b", "return a + b"), {"text": "Fixed it."}])
+    assert list(run_turn(made, UserMessage.of("fix")))[-1] == TurnDone(reason="answered", steps=4)
 
 
 def test_a_repeat_at_temperature_0_is_sampled_again_hotter(repo: Path):

@@ -178,6 +178,7 @@ def test_the_setting_reaches_the_tools_of_a_real_session(repo: Path, isolated_en
         {"tool_calls": [{"name": "read_file", "arguments": {"path": "calc.py"}}]},
         edit_call("def add(a, b):", "def add(a, b"),
         {"text": "done"},
+        {"text": "it cannot be made"},  # told, when the edit was refused, that nothing changed
     ])
     env = {**isolated_env, "GEMMA_CODE_SYNTAX_GUARD": guard, "GEMMA_CODE_VERIFY": "off"}
     proc = run_cli(["run", "--json", "--backend", "scripted", "--model", str(script),

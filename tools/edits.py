@@ -47,6 +47,11 @@ _FAILURES = {
 }
 
 
+# Files that can hold gemma-code's own settings: the approval rules ask for every edit of them
+# by the path a call names (agent.config_guard), so an edit is never moved into one.
+_SETTINGS_FILES = (".gemma-code.toml", "pyproject.toml")
+
+
 def _listing(ctx: ToolContext, path: Path) -> str | None:
     """The file as read_file shows it (numbered lines), recorded as read; None for a file
     read_file refuses (binary, unreadable)."""
@@ -330,16 +335,46 @@ class EditFile:
                              missing_hint="; to create a file use write_file.")
         shown = ctx.workspace.relative(path)
         require_read(ctx, path, shown, "edit")
+        try:
+            return self._plan_in(path, shown, args, ctx)
+        except ToolError as exc:
+            if exc.kind == "edit_old_not_found" and ctx.edit_guards:
+                if (elsewhere := self._plan_elsewhere(path, shown, args, ctx)) is not None:
+                    return elsewhere
+            raise _escalate(ctx, path, shown, exc) from None
+
+    @staticmethod
+    def _plan_in(path: Path, shown: str, args: EditFile.Args, ctx: ToolContext):
         raw, current = _read_utf8(path, shown, "edit_file")
         _check_unchanged(ctx, path, shown, raw)
-        try:
-            edit = _match(current.text, args, shown)
-            edit = _with_block_reading(edit, current.text, args, path.name)
-            edit = _with_unescaped_reading(edit, current.text, args, shown)
-            edit = parsing_reading(ctx, path, shown, raw, current, edit)
-        except ToolError as exc:
-            raise _escalate(ctx, path, shown, exc) from None
+        edit = _match(current.text, args, shown)
+        edit = _with_block_reading(edit, current.text, args, path.name)
+        edit = _with_unescaped_reading(edit, current.text, args, shown)
+        edit = parsing_reading(ctx, path, shown, raw, current, edit)
         return path, shown, current, edit
+
+    def _plan_elsewhere(self, named: Path, named_shown: str, args: EditFile.Args,
+                        ctx: ToolContext):
+        """The plan for `old` in the one other file the model has read that holds it (a model
+        that read several files often names the wrong one), or None when no single one does."""
+        found = []
+        for path in list(ctx.seen):
+            if path == named or path.name in _SETTINGS_FILES or not path.is_file():
+                continue
+            try:
+                shown = ctx.workspace.relative(ctx.workspace.resolve(str(path), write=True))
+                if secret_reason(path, named=shown) is not None:
+                    continue
+                found.append(self._plan_in(path, shown, args, ctx))
+            except (ToolError, OSError, ValueError):
+                continue
+            if len(found) > 1:
+                return None
+        if not found:
+            return None
+        path, shown, current, edit = found[0]
+        note = f"`old` is not in {named_shown} but in {shown}, which you read: edited {shown}."
+        return path, shown, current, replace(edit, note=f"{note} {edit.note or ''}".strip())
 
     def __call__(self, args: EditFile.Args, ctx: ToolContext) -> ToolResult:
         path, shown, current, edit = self._plan(args, ctx)
