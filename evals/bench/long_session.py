@@ -5,6 +5,9 @@ steps. Then a process that keeps saving a session is SIGKILLed at random moments
 session must load after each kill.
 
     .venv/bin/python -m evals.bench.long_session [--steps 100] [--context 8192] [--kills 20]
+
+With `--model qwen2.5-coder-1.5b --steps 30 --context 4096` the steps are a real model's
+instead (a question about one module a turn), at a context small enough to compact.
 """
 
 from __future__ import annotations
@@ -90,6 +93,45 @@ def long_session(root: Path, steps: int, context: int) -> list[tuple[int, float,
     return rows
 
 
+def real_model_session(root: Path, model: str, steps: int, context: int,
+                       threads: int | None) -> list[tuple[int, float, float, int]]:
+    """The same project with a real model at `context` tokens: one short question about a
+    module a turn (read it, answer), turn after turn, until `steps` steps have run; the same
+    rows as `long_session`. Every step that ended on a full context is counted."""
+    from evals.bench import load_model
+
+    names = realistic_repo(root)
+    _, backend = load_model(argparse.Namespace(model=model, ctx=context, threads=threads), 0.0)
+    settings = Settings(model=model, checkpoints=False, verify="off", sandbox="off",
+                        max_steps=6)
+    store = SessionStore(root.parent / "sessions")
+    session = Session(settings, backend, root, DenyApprover(), store.create(root, model))
+    rows, prompt, done, full, turns = [], 0, 0, 0, 0
+    shrunk = {"masked": 0, "compacted": 0}
+    try:
+        while done < steps:
+            n = turns % len(names)
+            question = (f"Read {names[n]} with read_file and tell me in one sentence what "
+                        f"handle_{n}_{turns % 7} returns.")
+            turns += 1
+            for event in session.run(UserMessage.of(question)):
+                if isinstance(event, Usage):
+                    prompt = event.prompt_tokens
+                    full += event.finish_reason == "context_full"
+                elif isinstance(event, Compacted):
+                    shrunk[event.kind] += 1
+                elif isinstance(event, StepStarted):
+                    done += 1
+                    if done % 10 == 0:
+                        rows.append((done, *rss_mib(), prompt))
+    finally:
+        backend.close()
+    print(f"{model} at {context} tokens: {done} steps in {turns} turns; rewrites: "
+          f"{shrunk['masked']} masked, {shrunk['compacted']} compacted; steps ended on a full "
+          f"context: {full}")
+    return rows
+
+
 SAVER = r"""
 import sys
 from pathlib import Path
@@ -137,11 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--context", type=int, default=8192)
     parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--model", help="a real model (registry name) instead of the scripted "
+                        "one: turns of one question each until --steps steps have run")
+    parser.add_argument("--threads", type=int, help="llama.cpp threads (with --model)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "repo"
         root.mkdir()
-        rows = long_session(root, args.steps, args.context)
+        if args.model:
+            rows = real_model_session(root, args.model, args.steps, args.context, args.threads)
+        else:
+            rows = long_session(root, args.steps, args.context)
         print(f"{'step':>5} {'peak RSS MiB':>13} {'RSS MiB':>8} {'prompt tokens':>14}")
         for step, peak, now, prompt in rows:
             print(f"{step:>5} {peak:>13.1f} {now:>8.1f} {prompt:>14}")
