@@ -6,8 +6,10 @@ third of a tool call's decoding time. `CheckedSampler` samples as the chain woul
 grammar, asks the grammar about that one token, and only when it is refused filters the whole
 vocabulary and samples again, as llama.cpp's own common sampler does. Greedy decoding gives
 exactly the tokens of the grammar-first chain (the best token the grammar allows is the best
-token, or the grammar refused the best and every token is judged); at a temperature the
-token comes from the same constrained distribution whenever the first draw is allowed.
+token, or the grammar refused the best and every token is judged). At a temperature an allowed
+token t comes out with probability p(t) + (1 - Z) p(t) / Z = p(t) / Z, Z the allowed tokens'
+share: the constrained distribution, except that top-k and top-p cut the first draw's
+candidates from the whole vocabulary rather than from the allowed tokens.
 """
 
 from __future__ import annotations

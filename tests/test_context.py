@@ -170,6 +170,34 @@ def test_what_a_pointed_definition_uses_elsewhere_is_attached_after_it(tmp_path:
     assert [t.reason for t in found] == ["definition of User"]
 
 
+def test_a_message_pointing_at_nothing_gets_a_small_repositorys_source(tmp_path: Path):
+    root = write(tmp_path, {**PROJECT, "README.md": "# app\n", "data.csv": "a,b\n1,2\n"})
+    prepared = prepare(root, "signing up twice with the same address should fail",
+                       map_tokens=0, files_tokens=2000, count_tokens=count)
+    files = {f.path: (f.lines, f.reason) for f in prepared.event.files}
+    source = [path for path in PROJECT if path != "README.md"]
+    assert files == {path: ("whole", "source of a small repository") for path in source}
+    assert set(prepared.digests) == {root / path for path in source}  # they count as read
+    greeting = prepare(root, "hello there", map_tokens=0, files_tokens=2000, count_tokens=count)
+    assert greeting.event is None  # not a task
+    later = prepare(root, "signing up twice with the same address should fail", map_tokens=0,
+                    files_tokens=2000, count_tokens=count, first=False)
+    assert later.event is None  # a later message gets the map's files no second time
+
+
+def test_in_a_larger_repository_only_files_the_words_match_are_attached(tmp_path: Path):
+    files = {f"pkg/part_{i}.py": f"def helper_{i}(x):\n    return x + {i}\n" for i in range(20)}
+    files["pkg/pager.py"] = "def pages(total, per_page):\n    return total // per_page\n"
+    root = write(tmp_path, files)
+    prepared = prepare(root, "the pager shows one page too few", map_tokens=0,
+                       files_tokens=2000, count_tokens=count)
+    assert [(f.path, f.reason) for f in prepared.event.files] == [
+        ("pkg/pager.py", "ranked first for this message")]
+    nothing = prepare(root, "it is slow sometimes", map_tokens=0, files_tokens=2000,
+                      count_tokens=count)
+    assert nothing.event is None
+
+
 def test_a_prompt_naming_200_files_stays_within_budget(tmp_path: Path):
     root = write(tmp_path, {f"pkg/mod_{i}.py": big_module(3) for i in range(200)})
     prompt = " ".join(f"pkg/mod_{i}.py" for i in range(200))

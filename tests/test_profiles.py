@@ -184,7 +184,8 @@ def test_a_second_refused_write_of_a_file_shows_the_whole_file(repo: Path):
     (repo / "mod.py").write_text(MODULE)
     broken = "  4: def f0(x):\n  9: def f1(x):\n"  # map lines written as code
     turns = [call("read_file", path="mod.py"), call("write_file", path="mod.py", content=broken),
-             call("write_file", path="mod.py", content=broken + "\n"), {"text": "stuck"}]
+             call("write_file", path="mod.py", content=broken + "\n"), {"text": "stuck"},
+             {"text": "still stuck"}]  # told after the first answer that nothing changed
     run, _ = session(repo, turns)
     _, first, second = finished(list(run.run(UserMessage.of("fix f1"))))
     assert first.error_kind == second.error_kind == "syntax"

@@ -35,7 +35,7 @@ def add_context(agent, settings: Settings, user: UserMessage
     try:
         prepared = prepare(ctx.workspace.root, user.text, map_tokens=map_tokens if first else 0,
                            files_tokens=files_tokens, count_tokens=token_counter(agent.backend),
-                           cancel=ctx.cancel, given=given)
+                           cancel=ctx.cancel, given=given, first=first)
     except (OSError, RuntimeError, ValueError, ImportError) as exc:
         return user, Notice(text=f"no repo map or attached files this turn: {exc}")
     ctx.seen.update(prepared.digests)

@@ -16,12 +16,15 @@ from .agents_md import MAX_BYTES as AGENTS_MAX
 from .agents_md import agents_files
 from .agents_md import block as agents_block
 from .attach import attach
-from .pointed import inside, targets
-from .repomap import Focus, fit, rank
+from .pointed import Target, inside, targets
+from .repomap import Focus, fit, rank, ranked_files
 from .tags import FileTags, workspace_tags
 
 _MENTION = re.compile(r"(?<!\S)@([^\s@]+)")
 MAX_MENTION_BYTES = 200_000  # agent/attachments.py attaches no more of a file than this
+SMALL_REPOSITORY = 12  # source files: a message that points at none gets them all (budget allowing)
+RANKED_FILES = 3  # else at most this many, ranked for the message
+TASK_WORDS = 6  # a shorter message ("hello", "run the tests") is not a task to find code for
 
 
 def default_budgets(context_size: int) -> tuple[int, int]:
@@ -56,6 +59,21 @@ def repo_map(index: dict[str, FileTags], text: str, budget: int,
     return fit(rank(index, Focus.of(text, in_play)), budget, count_tokens)
 
 
+def unpointed(text: str, index: dict[str, FileTags]) -> list[Target]:
+    """For a task that points at no file: a small repository's source files, else the
+    few source files the map ranks first among those the message's words match (a file's
+    name, or a definition's). A small model handed the code fixes it; one sent to look for it
+    greps for the symptom's words and finds nothing."""
+    source = {rel for rel, tags in index.items() if tags.parsed}
+    if not source or len(text.split()) < TASK_WORDS:
+        return []
+    order, matched = ranked_files(index, Focus.of(text))
+    if len(source) <= SMALL_REPOSITORY:
+        return [Target(rel, "source of a small repository") for rel in order if rel in source]
+    return [Target(rel, "ranked first for this message") for rel in order
+            if rel in source and rel in matched][:RANKED_FILES]
+
+
 @dataclass
 class Prepared:
     """What goes before the user's text, and the event that tells the person."""
@@ -67,15 +85,18 @@ class Prepared:
 
 def prepare(root: Path, text: str, *, map_tokens: int, files_tokens: int,
             count_tokens: Callable[[str], int], cancel: threading.Event | None = None,
-            given: str = "") -> Prepared:
+            given: str = "", first: bool = True) -> Prepared:
     """The map (when `map_tokens` > 0), the attached files for a message `text`, and the
-    AGENTS.md files on the way to them not already in the conversation (`given`)."""
+    AGENTS.md files on the way to them not already in the conversation (`given`). A
+    conversation's `first` message that points at no file gets the files `unpointed` picks."""
     result = Prepared()
     index = load_index(root, cancel=cancel) if map_tokens > 0 or files_tokens > 0 else {}
     mentioned = _mentions(text, root, result)
     attached = []
     if files_tokens > 0:
         found = [t for t in targets(text, root, index) if t.path not in mentioned]
+        if first and not found and not mentioned:
+            found = unpointed(text, index)
         attached = attach(found, root, index, files_tokens, count_tokens)
     for item in attached:
         result.digests[root / item.path] = item.digest

@@ -95,8 +95,9 @@ def _personalization(index: dict[str, FileTags], focus: Focus, graph: _Graph) ->
     return weights
 
 
-def rank(index: dict[str, FileTags], focus: Focus = Focus()) -> list[Entry]:
-    """Every definition (and every file without one, by path), most relevant first."""
+def _file_rank(index: dict[str, FileTags], focus: Focus
+               ) -> tuple[_Graph, dict[str, float], dict[str, float]]:
+    """(the graph, each file's PageRank, the personalisation the focus gave it)."""
     import networkx as nx
 
     graph = _graph(index, focus)
@@ -109,7 +110,21 @@ def rank(index: dict[str, FileTags], focus: Focus = Focus()) -> list[Entry]:
         file_rank = nx.pagerank(digraph, weight="weight", personalization=personal or None)
     except nx.PowerIterationFailedConvergence:
         file_rank = {path: 1.0 / max(1, len(index)) for path in index}
+    return graph, file_rank, personal
+
+
+def rank(index: dict[str, FileTags], focus: Focus = Focus()) -> list[Entry]:
+    """Every definition (and every file without one, by path), most relevant first."""
+    graph, file_rank, _ = _file_rank(index, focus)
     return _entries(index, focus, graph, file_rank)
+
+
+def ranked_files(index: dict[str, FileTags], focus: Focus) -> tuple[list[str], set[str]]:
+    """(the files by rank, most relevant first; those the focus itself points to: a file
+    named, or one whose name or definitions are words of the task)."""
+    _, file_rank, personal = _file_rank(index, focus)
+    order = sorted(index, key=lambda path: (-file_rank[path], path))
+    return order, {path for path, weight in personal.items() if weight > 0}
 
 
 def _entries(index: dict[str, FileTags], focus: Focus, graph: _Graph,
