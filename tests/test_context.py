@@ -180,6 +180,11 @@ def test_a_message_pointing_at_nothing_gets_a_small_repositorys_source(tmp_path:
     assert set(prepared.digests) == {root / path for path in source}  # they count as read
     greeting = prepare(root, "hello there", map_tokens=0, files_tokens=2000, count_tokens=count)
     assert greeting.event is None  # not a task
+    data = prepare(root, "the totals for data.csv come out wrong in the report", map_tokens=0,
+                   files_tokens=2000, count_tokens=count)
+    reasons = {f.path: f.reason for f in data.event.files}
+    assert reasons["data.csv"] == "named in the prompt"  # a data file named: the code too
+    assert reasons["app/report.py"] == "source of a small repository"
     later = prepare(root, "signing up twice with the same address should fail", map_tokens=0,
                     files_tokens=2000, count_tokens=count, first=False)
     assert later.event is None  # a later message gets the map's files no second time
@@ -225,7 +230,8 @@ def test_bad_input_never_stops_the_map(tmp_path: Path):
     assert "ok.py" in shown and "bundle.min.js" in shown
     prepared = prepare(root, "see bundle.min.js and data.bin and loop_a", map_tokens=0,
                        files_tokens=1000, count_tokens=count)
-    assert prepared.event is None  # nothing readable named: nothing attached
+    attached = {f.path for f in prepared.event.files}  # none of the named ones is readable,
+    assert attached <= {"ok.py", "latin.py", "broken.py"}  # so the small repo's source instead
 
 
 def test_no_supported_language_gives_a_map_of_paths(tmp_path: Path):

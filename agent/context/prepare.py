@@ -59,8 +59,13 @@ def repo_map(index: dict[str, FileTags], text: str, budget: int,
     return fit(rank(index, Focus.of(text, in_play)), budget, count_tokens)
 
 
+def _is_source(index: dict[str, FileTags], path: str) -> bool:
+    tags = index.get(path)
+    return tags is not None and tags.parsed
+
+
 def unpointed(text: str, index: dict[str, FileTags]) -> list[Target]:
-    """For a task that points at no file: a small repository's source files, else the
+    """For a task that points at no source file: a small repository's source files, else the
     few source files the map ranks first among those the message's words match (a file's
     name, or a definition's). A small model handed the code fixes it; one sent to look for it
     greps for the symptom's words and finds nothing."""
@@ -88,15 +93,16 @@ def prepare(root: Path, text: str, *, map_tokens: int, files_tokens: int,
             given: str = "", first: bool = True) -> Prepared:
     """The map (when `map_tokens` > 0), the attached files for a message `text`, and the
     AGENTS.md files on the way to them not already in the conversation (`given`). A
-    conversation's `first` message that points at no file gets the files `unpointed` picks."""
+    conversation's `first` message that points at no source file gets those `unpointed` picks."""
     result = Prepared()
     index = load_index(root, cancel=cancel) if map_tokens > 0 or files_tokens > 0 else {}
     mentioned = _mentions(text, root, result)
     attached = []
     if files_tokens > 0:
         found = [t for t in targets(text, root, index) if t.path not in mentioned]
-        if first and not found and not mentioned:
-            found = unpointed(text, index)
+        if first and not mentioned and not any(_is_source(index, t.path) for t in found):
+            named = {t.path for t in found}  # data files only (`statement.csv`): not the code
+            found += [t for t in unpointed(text, index) if t.path not in named]
         attached = attach(found, root, index, files_tokens, count_tokens)
     for item in attached:
         result.digests[root / item.path] = item.digest
