@@ -13,12 +13,35 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any, Protocol
 
-from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, Usage
+from gemma_code.agent.events import BackendEvent, FinishReason, TextDelta, ToolCallParsed, Usage
 from gemma_code.agent.protocols import GenerationOptions, ToolSpec
 
 from .drafting import DraftStats
 from .grammar import json_call_may_open, json_call_rest_grammar
 from .toolcalls import ToolCallParser, ToolFormat
+
+
+# A model caught in a loop (one line written again and again inside a call's string) would
+# run to its token limit: a tail of at least RUNAWAY_SPAN tokens that is one block of up to
+# RUNAWAY_PERIOD tokens repeated RUNAWAY_REPEATS times or more ends the step.
+RUNAWAY_SPAN = 256
+RUNAWAY_REPEATS = 8
+RUNAWAY_PERIOD = 128
+_RUNAWAY_EVERY = 16  # tokens between checks
+RUNAWAY_ERROR = ("it wrote the same text over and over and was cut off; make the call again "
+                 "without the repetition")
+
+
+def repeating(tokens: Sequence[int]) -> bool:
+    """Whether `tokens` end in one block repeated as `RUNAWAY_*` describe."""
+    n = len(tokens)
+    for period in range(1, RUNAWAY_PERIOD + 1):
+        span = max(RUNAWAY_SPAN, RUNAWAY_REPEATS * period)
+        if span > n:
+            break  # the spans only grow with the period
+        if tokens[n - span + period:] == tokens[n - span:n - period]:
+            return True
+    return False
 
 
 class Engine(Protocol):
@@ -122,6 +145,19 @@ class GenerationStep:
             return None
         self._json_decided = True
         return self.engine.grammar_constraint(gbnf)
+
+    def runaway(self) -> bool:
+        """Whether the step has been repeating itself (checked every few tokens)."""
+        return len(self.generated) % _RUNAWAY_EVERY == 0 and repeating(self.generated)
+
+    def cut_runaway(self, pending: list[BackendEvent]) -> Iterator[BackendEvent]:
+        """End a step that `runaway` caught: `pending` (the parser's last events), a call it
+        was writing marked as cut off. The step's finish is "length"."""
+        for event in pending:
+            if isinstance(event, ToolCallParsed):
+                event = ToolCallParsed(call=event.call.model_copy(
+                    update={"parse_error": RUNAWAY_ERROR}))
+            yield from self._emit([event])
 
     def _emit(self, events: list[BackendEvent]) -> Iterator[BackendEvent]:
         for event in events:

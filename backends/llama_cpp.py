@@ -358,6 +358,9 @@ class _Run(GenerationStep):
             if len(self.generated) >= self._budget():
                 yield from self._emit(self.parser.finish())
                 return self._full_or_length()
+            if self.runaway():
+                yield from self.cut_runaway(self.parser.finish())
+                return "length"
             rest = self.opened_call() if constrain and not grammar_on else None
             if rest is not None:
                 # The model opened a tool call: constrain the rest of it with the tool grammar.

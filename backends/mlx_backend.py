@@ -255,6 +255,9 @@ class _Run(GenerationStep):
             yield from self._emit(events)
             if calls and not self.parser.in_tool_call:
                 return "tool_calls"  # one call per step, as on llama.cpp
+            if self.runaway():
+                yield from self.cut_runaway(self.parser.finish())
+                return "length"
         else:
             detokenizer.finalize()
             yield from self._emit(self.parser.feed(detokenizer.last_segment))

@@ -279,3 +279,34 @@ def test_a_step_sampled_again_reuses_its_prompt_and_drops_the_first_output(gemma
     history = gemma270m.history.last
     assert history.tokens[: len(prompt)] == prompt and history.streamed_text == again
     assert len(history.tokens) <= len(prompt) + 8 + 1
+
+
+def test_repeating_is_a_tail_of_one_block_over_and_over():
+    from gemma_code.backends.generation_step import RUNAWAY_PERIOD, RUNAWAY_SPAN, repeating
+
+    prose = list(range(1000, 1400))
+    assert not repeating(prose)
+    assert repeating(prose + [7, 8, 9] * 90)  # 270 tokens of one 3-token block
+    assert not repeating(prose + [7, 8, 9] * 80)  # 240: not yet long enough
+    assert not repeating([7, 8, 9] * 90 + [1])  # the tail has moved on
+    block = list(range(RUNAWAY_PERIOD))
+    assert repeating(prose + block * 8) and not repeating(prose + block * 7)
+    assert not repeating(prose + list(range(RUNAWAY_PERIOD + 1)) * 9)  # too long a block
+    assert not repeating([5] * (RUNAWAY_SPAN - 1)) and repeating([5] * RUNAWAY_SPAN)
+
+
+def test_a_step_that_repeats_itself_is_cut_and_its_call_marked(gemma270m):
+    # The base model continues a pattern for ever: prose, then a call whose string loops.
+    loop = "tick tock " * 40
+    events, text, usage = _step(gemma270m, [UserMessage.of(f"Say it again: {loop}")],
+                                GenerationOptions(max_tokens=1500, temperature=0))
+    assert usage.finish_reason == "length" and usage.completion_tokens < 400, usage
+    write = ToolSpec(name="write_file", description="Write a file.", parameters={
+        "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+        "required": ["path", "content"]})
+    events, _, usage = _step(gemma270m, [UserMessage.of(f"Save this to a.txt: {loop * 5}")],
+                             GenerationOptions(max_tokens=1500, temperature=0,
+                                               tool_choice="required"), (write,))
+    call, = [e.call for e in events if isinstance(e, ToolCallParsed)]
+    assert usage.finish_reason == "length" and usage.completion_tokens < 400, usage
+    assert call.parse_error and "over and over" in call.parse_error
