@@ -221,8 +221,8 @@ class LlamaCppBackend:
         """Evaluate what the KV cache lacks; returns (tokens reused, finished)."""
         llm = self.llm
         cached = common_prefix(llm._input_ids[: llm.n_tokens], tokens)
-        if cached == len(tokens) and not llm._requires_eval:
-            return cached, True
+        if cached == len(tokens) == llm.n_tokens and not llm._requires_eval:
+            return cached, True  # the logits are those after the last token of `tokens`
         keep = min(cached, len(tokens) - 1)  # re-evaluate at least one token for fresh logits
         keep = image_start(tokens, keep)  # an image is encoded whole or not at all
         if keep > 0 and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):

@@ -275,7 +275,9 @@ def test_a_step_sampled_again_reuses_its_prompt_and_drops_the_first_output(gemma
     prompt = list(gemma270m.history.last.prompt)
     _, again, usage2 = _step(gemma270m, messages, GenerationOptions(max_tokens=8, temperature=1.5))
     assert usage2.prompt_tokens == usage1.prompt_tokens == len(prompt)
-    assert usage2.cached_tokens == len(prompt)  # the whole prompt came from the cache
+    # the whole prompt came from the cache; its last token is evaluated again for its logits
+    # (the cache went on past it with the first output)
+    assert usage2.cached_tokens == len(prompt) - 1
     history = gemma270m.history.last
     assert history.tokens[: len(prompt)] == prompt and history.streamed_text == again
     assert len(history.tokens) <= len(prompt) + 8 + 1
