@@ -335,8 +335,10 @@ class EditFile:
                              missing_hint="; to create a file use write_file.")
         shown = ctx.workspace.relative(path)
         require_read(ctx, path, shown, "edit")
+        raw, current = _read_utf8(path, shown, "edit_file")
+        _check_unchanged(ctx, path, shown, raw)
         try:
-            return self._plan_in(path, shown, args, ctx)
+            return self._plan_in(path, shown, raw, current, args, ctx)
         except ToolError as exc:
             if exc.kind == "edit_old_not_found" and ctx.edit_guards:
                 if (elsewhere := self._plan_elsewhere(path, shown, args, ctx)) is not None:
@@ -344,9 +346,8 @@ class EditFile:
             raise _escalate(ctx, path, shown, exc) from None
 
     @staticmethod
-    def _plan_in(path: Path, shown: str, args: EditFile.Args, ctx: ToolContext):
-        raw, current = _read_utf8(path, shown, "edit_file")
-        _check_unchanged(ctx, path, shown, raw)
+    def _plan_in(path: Path, shown: str, raw: bytes, current: TextFile, args: EditFile.Args,
+                 ctx: ToolContext):
         edit = _match(current.text, args, shown)
         edit = _with_block_reading(edit, current.text, args, path.name)
         edit = _with_unescaped_reading(edit, current.text, args, shown)
@@ -365,7 +366,9 @@ class EditFile:
                 shown = ctx.workspace.relative(ctx.workspace.resolve(str(path), write=True))
                 if secret_reason(path, named=shown) is not None:
                     continue
-                found.append(self._plan_in(path, shown, args, ctx))
+                raw, current = _read_utf8(path, shown, "edit_file")
+                _check_unchanged(ctx, path, shown, raw)
+                found.append(self._plan_in(path, shown, raw, current, args, ctx))
             except (ToolError, OSError, ValueError):
                 continue
             if len(found) > 1:
