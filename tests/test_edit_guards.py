@@ -118,31 +118,35 @@ def read(path: str) -> dict:
 
 def test_an_edit_naming_the_wrong_file_is_made_in_the_read_file_that_holds_old(repo: Path):
     (repo / "shapes.py").write_text("def area(w, h):\n    return w + h\n")
-    (repo / "notes.py").write_text("# return w + h\n")  # holds `old` too, never read
+    (repo / "notes.py").write_text("def area(w, h):\n    return w + h\n")  # never read
     agent = guarded(repo, [READ, read("shapes.py"), edit("return w + h", "return w * h"),
+                           edit("def area(w, h):\n    return w + h", "def area(w, h):\n    return w * h"),
                            {"text": "done"}])
-    moved = results(list(run_turn(agent, UserMessage.of("fix area"))))[2]
+    events = list(run_turn(agent, UserMessage.of("fix area")))
+    one_line, moved = results(events)[2:]
+    assert one_line.error_kind == "edit_old_not_found"  # one line says little: not moved
     assert not moved.is_error, moved.text
     assert moved.text.startswith("edited shapes.py (+1 -1). `old` is not in calc.py but in "
                                  "shapes.py, which you read: edited shapes.py.")
     assert (repo / "shapes.py").read_text() == "def area(w, h):\n    return w * h\n"
     assert (repo / "calc.py").read_text() == BUGGY
-    assert (repo / "notes.py").read_text() == "# return w + h\n"
+    assert (repo / "notes.py").read_text() == "def area(w, h):\n    return w + h\n"
 
 
 def test_an_edit_is_not_moved_when_several_read_files_hold_old_or_into_settings(repo: Path):
     for name in ("a.py", "b.py", ".gemma-code.toml"):
-        (repo / name).write_text("# mode = 1\n")
-    agent = guarded(repo, [READ, read("a.py"), read("b.py"), edit("mode = 1", "mode = 2"),
+        (repo / name).write_text("# mode = 1\n# size = 2\n")
+    change = edit("# mode = 1\n# size = 2", "# mode = 2\n# size = 2")
+    agent = guarded(repo, [READ, read("a.py"), read("b.py"), change,
                            {"text": "done"}, {"text": "done"}])
     failed = results(list(run_turn(agent, UserMessage.of("change the mode"))))[3]
     assert failed.error_kind == "edit_old_not_found"
-    assert (repo / "a.py").read_text() == (repo / "b.py").read_text() == "# mode = 1\n"
-    agent = guarded(repo, [READ, read(".gemma-code.toml"), edit("mode = 1", "mode = 2"),
+    assert (repo / "a.py").read_text() == (repo / "b.py").read_text() == "# mode = 1\n# size = 2\n"
+    agent = guarded(repo, [READ, read(".gemma-code.toml"), change,
                            {"text": "done"}, {"text": "done"}])
     failed = results(list(run_turn(agent, UserMessage.of("change the mode"))))[2]
     assert failed.error_kind == "edit_old_not_found"
-    assert (repo / ".gemma-code.toml").read_text() == "# mode = 1\n"
+    assert (repo / ".gemma-code.toml").read_text() == "# mode = 1\n# size = 2\n"
 
 
 def test_an_edit_already_made_shows_what_is_there(repo: Path):

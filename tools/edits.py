@@ -52,6 +52,12 @@ _FAILURES = {
 _SETTINGS_FILES = (".gemma-code.toml", "pyproject.toml")
 
 
+def _block(old: str) -> bool:
+    """Whether `old` is two lines or more: a single line (`debug = False`) found in another
+    file says little about which file the model meant, a block of them does."""
+    return sum(1 for line in old.splitlines() if line.strip()) >= 2
+
+
 def _listing(ctx: ToolContext, path: Path) -> str | None:
     """The file as read_file shows it (numbered lines), recorded as read; None for a file
     read_file refuses (binary, unreadable)."""
@@ -340,7 +346,7 @@ class EditFile:
         try:
             return self._plan_in(path, shown, raw, current, args, ctx)
         except ToolError as exc:
-            if exc.kind == "edit_old_not_found" and ctx.edit_guards:
+            if exc.kind == "edit_old_not_found" and ctx.edit_guards and _block(args.old):
                 if (elsewhere := self._plan_elsewhere(path, shown, args, ctx)) is not None:
                     return elsewhere
             raise _escalate(ctx, path, shown, exc) from None
@@ -356,8 +362,8 @@ class EditFile:
 
     def _plan_elsewhere(self, named: Path, named_shown: str, args: EditFile.Args,
                         ctx: ToolContext):
-        """The plan for `old` in the one other file the model has read that holds it (a model
-        that read several files often names the wrong one), or None when no single one does."""
+        """The plan for `old` (a block of lines) in the one other file the model has read that
+        holds it (a model that read several files often names the wrong one), or None."""
         found = []
         for path in list(ctx.seen):
             if path == named or path.name in _SETTINGS_FILES or not path.is_file():
