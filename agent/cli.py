@@ -145,12 +145,6 @@ def _loaded(args: argparse.Namespace, trusted: bool | None = None) -> LoadedSett
     return load_config(args.directory.resolve(), overrides, trusted=trusted)
 
 
-def _secrets_hidden(server: dict) -> dict:
-    """An MCP server's table with its header and environment values hidden (tokens go there)."""
-    return {key: {name: "<hidden>" for name in value} if key in ("headers", "env") else value
-            for key, value in server.items()}
-
-
 def cmd_config(args: argparse.Namespace) -> int:
     from .models import llama_threads
     from .trust import untrusted_reason
@@ -159,8 +153,10 @@ def cmd_config(args: argparse.Namespace) -> int:
     settings, sources = loaded.settings, loaded.sources
     ignored = {item.name: item for item in loaded.ignored}
     for name, value in settings.model_dump().items():
-        if name == "mcp_servers":
-            value = {server: _secrets_hidden(table) for server, table in value.items()}
+        if name == "mcp_servers" and value:
+            from .mcp.listing import secrets_hidden
+
+            value = {server: secrets_hidden(table) for server, table in value.items()}
         shown, source = json.dumps(list(value) if isinstance(value, tuple) else value), sources[name]
         if name == "n_threads" and value is None:  # the value chosen for this machine, and why
             count, why = llama_threads(settings)

@@ -14,6 +14,13 @@ NO_SERVERS = ("no MCP servers are configured; add [mcp_servers.NAME] tables (com
               "cwd, or url, headers) to the config file")
 
 
+def secrets_hidden(server: dict) -> dict:
+    """A server's settings table with its header and environment values hidden (tokens go
+    there), as `gemma-code config` shows it."""
+    return {key: {name: "<hidden>" for name in value} if key in ("headers", "env") else value
+            for key, value in server.items()}
+
+
 def server_lines(state: ServerState, offered: dict[tuple[str, str], str]) -> list[str]:
     """A server's heading line, then one line a tool: the name the model knows it by
     (`offered`: by server and tool), read-only ones marked."""
